@@ -1,0 +1,71 @@
+# idp: make help lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/idp/idp/cmd.version=$(VERSION)
+BIN := bin/idp
+# go's ./... skips testdata/; its generator is listed by hand.
+TESTDATA_PKGS := ./testdata/gen ./testdata/gen/genpackets
+DATA_DIR ?= ./data
+# Tesseract parallelises a page with OpenMP; idp parallelises by page. See pipeline/omp.go.
+export OMP_THREAD_LIMIT := 1
+export CGO_ENABLED := 1
+
+# Debian packages the build and the tests need, and the file that shows each is there.
+APT_PACKAGES := libtesseract-dev libleptonica-dev tesseract-ocr-eng pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+.PHONY: deps
+deps: ## install the system packages idp needs (Tesseract, Leptonica, language data) when missing
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@go mod download
+
+.PHONY: test-deps
+test-deps: deps ## also install what the tests and benchmarks drive (mutool and tesseract CLIs for baselines)
+	@missing=""; \
+	for p in mupdf-tools tesseract-ocr; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+.PHONY: build
+build: deps ## build bin/idp
+	go build -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+.PHONY: run
+run: build ## install what is missing, build, and run `idp serve` on ./data
+	./$(BIN) serve --data-dir $(DATA_DIR)
+
+.PHONY: test
+test: test-deps ## install what is missing and run every test (race detector on)
+	go test -race -count=1 -timeout 45m ./... $(TESTDATA_PKGS)
+
+.PHONY: lint
+lint: deps ## go vet, gofmt and staticcheck
+	go vet ./... $(TESTDATA_PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... $(TESTDATA_PKGS)
+
+.PHONY: bench
+bench: test-deps ## benchmarks: pages/s against a mutool+tesseract baseline, peak RSS
+	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 60m ./pipeline/
+
+.PHONY: samples
+samples: ## regenerate the committed sample packets in testdata/packets
+	go run ./testdata/gen/genpackets -out testdata/packets -n 2 -seed 1
+	go run ./testdata/gen/genpackets -out testdata/packets -n 1 -seed 7 -scanned -accounts 2 -scan-dpi 150
+
+.PHONY: clean
+clean: ## remove bin/
+	rm -rf bin

@@ -1,0 +1,103 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/spf13/pflag"
+
+	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/store"
+)
+
+// processorOptions configure the pipeline for serve, process and eval.
+type processorOptions struct {
+	dataDir   string
+	maxFileMB int64
+	cfg       pipeline.Config
+}
+
+func (o *processorOptions) AddFlags(fs *pflag.FlagSet) {
+	d := pipeline.DefaultConfig()
+	fs.StringVar(&o.dataDir, "data-dir", "./data", "directory of the database (idp.db) and the uploaded PDFs")
+	fs.IntVar(&o.cfg.Workers, "workers", d.Workers, "documents processed at once")
+	fs.IntVar(&o.cfg.PageWorkers, "page-workers", d.PageWorkers, "pages worked on at once across all documents (default: the number of CPUs)")
+	fs.IntVar(&o.cfg.OCRDPI, "ocr-dpi", d.OCRDPI, "resolution pages are rendered at for OCR")
+	fs.StringVar(&o.cfg.OCRLang, "ocr-lang", d.OCRLang, "Tesseract language(s), e.g. eng or eng+spa")
+	fs.IntVar(&o.cfg.MaxAttempts, "max-attempts", d.MaxAttempts, "tries per document (a try that kills the process counts) before it fails")
+	fs.Int64Var(&o.maxFileMB, "max-file-mb", d.MaxFileBytes>>20, "largest accepted PDF, in MiB")
+	fs.IntVar(&o.cfg.MaxPages, "max-pages", d.MaxPages, "most pages a PDF may have")
+	fs.Int64Var(&o.cfg.MaxPagePixels, "max-page-pixels", d.MaxPagePixels, "most pixels one page may have when rendered at --ocr-dpi")
+	fs.DurationVar(&o.cfg.PageTimeout, "page-timeout", d.PageTimeout, "time limit for one page of one stage")
+	fs.DurationVar(&o.cfg.DocTimeout, "doc-timeout", d.DocTimeout, "time limit for one try of one document")
+	fs.DurationVar(&o.cfg.StopTimeout, "stop-timeout", d.StopTimeout, "on shutdown, how long running pages may finish before they are cancelled")
+}
+
+func (o *processorOptions) config() (pipeline.Config, error) {
+	c := o.cfg
+	var errs []error
+	if c.Workers < 1 {
+		errs = append(errs, fmt.Errorf("--workers must be at least 1"))
+	}
+	if c.PageWorkers < 1 {
+		errs = append(errs, fmt.Errorf("--page-workers must be at least 1"))
+	}
+	if c.OCRDPI < 50 || c.OCRDPI > 1200 {
+		errs = append(errs, fmt.Errorf("--ocr-dpi must be between 50 and 1200"))
+	}
+	if o.maxFileMB < 1 {
+		errs = append(errs, fmt.Errorf("--max-file-mb must be at least 1"))
+	}
+	if c.MaxPages < 1 || c.MaxPagePixels < 1 || c.MaxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("--max-pages, --max-page-pixels and --max-attempts must be positive"))
+	}
+	c.MaxFileBytes = o.maxFileMB << 20
+	return c, errors.Join(errs...)
+}
+
+// app is the opened database and a processor over it.
+type app struct {
+	db   *store.DB
+	proc *pipeline.Processor
+	ocr  *pipeline.Tesseract
+}
+
+func (a *app) Close() error {
+	a.proc.Stop()
+	ocrErr := a.ocr.Close()
+	return errors.Join(a.db.Close(), ocrErr)
+}
+
+// openApp opens the data directory and builds the processor; it does not start it.
+func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
+	cfg, err := o.config()
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(o.dataDir, store.Options{})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("%w: is `idp serve` running on %s? Stop it, or use another --data-dir", err, o.dataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ocr, err := pipeline.NewTesseract(cfg.OCRLang, cfg.PageWorkers)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	proc, err := pipeline.New(cfg, pipeline.Deps{
+		DB:       db,
+		Files:    store.NewDirBlob(o.dataDir),
+		Renderer: pipeline.FitzRenderer{},
+		OCR:      ocr,
+		Logger:   logger,
+	})
+	if err != nil {
+		ocr.Close()
+		db.Close()
+		return nil, err
+	}
+	return &app{db: db, proc: proc, ocr: ocr}, nil
+}

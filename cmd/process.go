@@ -1,0 +1,195 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/store"
+)
+
+type processOptions struct {
+	g        *globalOptions
+	proc     processorOptions
+	priority int
+	progress string
+}
+
+func newProcessCommand(g *globalOptions) *cobra.Command {
+	o := &processOptions{g: g}
+	c := &cobra.Command{
+		Use:   "process FILE...",
+		Short: "Process PDFs now, in this process, and print one JSON result per document",
+		Long: `process runs the whole pipeline on the given PDFs in this process and prints the result of
+each document as one JSON object per line, in the order of the arguments. It exits non-zero
+when any file fails, and says why in that file's result ("status":"failed","error":...).
+
+Without --data-dir it works in a temporary directory that is removed afterwards; with one,
+results are cached there and an interrupted run resumes where it stopped.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("data-dir") {
+				dir, err := os.MkdirTemp("", "idp-process-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				o.proc.dataDir = dir
+			}
+			return runProcess(cmd.Context(), o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	o.proc.AddFlags(c.Flags())
+	c.Flags().IntVar(&o.priority, "priority", 1, "queue priority: 0 high, 1 normal, 2 low")
+	c.Flags().StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
+	return c
+}
+
+func runProcess(ctx context.Context, o *processOptions, files []string, out, errOut io.Writer) error {
+	if o.priority < 0 || o.priority > int(store.MaxPriority) {
+		return fmt.Errorf("--priority %d: must be 0, 1 or 2", o.priority)
+	}
+	a, err := openApp(&o.proc, o.g.logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	results := make([]pipeline.Result, len(files))
+	var ids []string
+	for i, f := range files {
+		results[i] = pipeline.Result{File: filepath.Base(f), Status: string(store.StatusFailed), Accounts: []pipeline.Account{}, Pages: []pipeline.PageResult{}}
+		id, err := submitFile(ctx, a, f, store.Priority(o.priority))
+		if err != nil {
+			results[i].Error = err.Error()
+			continue
+		}
+		results[i].DocID = id
+		ids = append(ids, id)
+	}
+
+	if len(ids) > 0 {
+		if err := a.proc.Start(ctx); err != nil {
+			return err
+		}
+		bar := newBar(o.progress, errOut, len(ids))
+		err := waitForDocuments(ctx, a.proc, ids, bar)
+		a.proc.Stop()
+		if bar != nil {
+			_ = bar.Finish()
+			fmt.Fprintln(errOut)
+		}
+		if err != nil {
+			return err
+		}
+	}
+
+	failed := 0
+	enc := json.NewEncoder(out)
+	for i := range results {
+		if results[i].DocID != "" {
+			res, err := a.proc.Result(context.WithoutCancel(ctx), results[i].DocID)
+			if err != nil {
+				return err
+			}
+			res.File = results[i].File
+			results[i] = res
+		}
+		if results[i].Status != string(store.StatusCompleted) {
+			failed++
+			fmt.Fprintf(errOut, "idp: %s failed: %s\n", files[i], results[i].Error)
+		}
+		if err := enc.Encode(results[i]); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return exitError{error: fmt.Errorf("%d of %d files failed", failed, len(files)), quiet: false}
+	}
+	return nil
+}
+
+// submitFile queues one file. A document that failed before is given a fresh set of tries
+// (its cached pages are kept): asking to process it again is asking to try again.
+func submitFile(ctx context.Context, a *app, path string, prio store.Priority) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sub, err := a.proc.Submit(ctx, filepath.Base(path), f, pipeline.SubmitOptions{Priority: prio})
+	if err != nil {
+		return "", err
+	}
+	if sub.Existing && sub.Document.Status == store.StatusFailed {
+		if err := a.proc.Retry(ctx, sub.Document.ID); err != nil {
+			return "", err
+		}
+	}
+	return sub.Document.ID, nil
+}
+
+// waitForDocuments returns when every document has completed or failed.
+func waitForDocuments(ctx context.Context, proc *pipeline.Processor, ids []string, bar *progressbar.ProgressBar) error {
+	events, unsubscribe := proc.Broker().Subscribe(256)
+	defer unsubscribe()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		done, sum := 0, 0
+		for _, id := range ids {
+			st, err := proc.Status(context.WithoutCancel(ctx), id)
+			if err != nil {
+				return err
+			}
+			if st.Status == string(store.StatusCompleted) || st.Status == string(store.StatusFailed) {
+				done++
+				sum += 100
+				continue
+			}
+			sum += st.Progress
+		}
+		if bar != nil {
+			_ = bar.Set(sum)
+		}
+		if done == len(ids) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("interrupted: finished pages are kept in the data directory")
+		case <-events:
+		case <-tick.C:
+		}
+	}
+}
+
+func newBar(mode string, w io.Writer, docs int) *progressbar.ProgressBar {
+	show := mode == "always"
+	if mode == "auto" {
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			show = true
+		}
+	}
+	if !show {
+		return nil
+	}
+	return progressbar.NewOptions(docs*100,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(fmt.Sprintf("processing %d document(s)", docs)),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionFullWidth(),
+		progressbar.OptionThrottle(100*time.Millisecond),
+	)
+}

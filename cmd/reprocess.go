@@ -1,0 +1,66 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/store"
+)
+
+type reprocessOptions struct {
+	g         *globalOptions
+	dataDir   string
+	fromStage string
+}
+
+func newReprocessCommand(g *globalOptions) *cobra.Command {
+	o := &reprocessOptions{g: g}
+	c := &cobra.Command{
+		Use:   "reprocess DOC",
+		Short: "Drop a document's cached results and queue it again at high priority",
+		Long: `reprocess drops the cached results of DOC (all stages, or from --from-stage on), resets its
+progress and tries, and queues it at the front of high priority. The next ` + "`idp serve`" + ` (or
+` + "`idp process`" + ` on the same --data-dir) runs it.
+
+It works on the database directly, so no server may hold it.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runReprocess(cmd.Context(), o, args[0], cmd.OutOrStdout())
+		},
+	}
+	c.Flags().StringVar(&o.dataDir, "data-dir", "./data", "directory of the database")
+	c.Flags().StringVar(&o.fromStage, "from-stage", "", fmt.Sprintf("first stage to redo, one of %v (default: all)", pipeline.Stages))
+	return c
+}
+
+func runReprocess(ctx context.Context, o *reprocessOptions, id string, out io.Writer) error {
+	if !store.ValidID(id) {
+		return fmt.Errorf("%q is not a document id (24 hex digits)", id)
+	}
+	db, err := store.Open(o.dataDir, store.Options{LockTimeout: 500 * time.Millisecond})
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("a running server holds %s: stop it first, then run reprocess again", o.dataDir)
+	}
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := pipeline.ResetDocument(ctx, db, id, o.fromStage); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no document %s in %s", id, o.dataDir)
+		}
+		return err
+	}
+	from := "all stages"
+	if o.fromStage != "" {
+		from = "from " + o.fromStage
+	}
+	fmt.Fprintf(out, "%s: cached results dropped (%s); queued at high priority\n", id, from)
+	return nil
+}

@@ -1,0 +1,183 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// AccountSplitter finds the accounts of a document (stage 2) and maps every page to one of
+// them or to none (stage 3).
+type AccountSplitter interface {
+	// Split returns the accounts, each with its holders and pages.
+	Split(ctx context.Context, pages []PageText) ([]Account, error)
+	// MapPages returns, for every page, the account it belongs to (-1 for none) and why.
+	MapPages(ctx context.Context, pages []PageText, accounts []Account) ([]PageMap, error)
+	// Version names the splitter and its rules for cache versions.
+	Version() string
+}
+
+// PageMap is stage 3's answer for one page.
+type PageMap struct {
+	Page          int    `json:"page"`
+	AccountIndex  int    `json:"account_index"`
+	AccountNumber string `json:"account_number"`
+	Evidence      string `json:"evidence"`
+}
+
+// RuleSplitter is the rule-based splitter:
+//
+//   - An account is an account or loan number printed next to its label; bare long numbers
+//     (transaction references, routing and phone numbers) are never accounts. Two printings
+//     are the same account when their digits are equal.
+//   - A page belongs to the account whose number it prints (the one it prints most, the first
+//     on a tie); a page that prints only the last digits ("Account ending in 0097") belongs
+//     to the one account with those last digits.
+//   - A page without a number continues the account of the page before it, unless it is a
+//     cover sheet, separator or blank page, which belongs to none and ends the run; a page
+//     before any account belongs to none.
+//   - Holders of an account are the people its pages name as owners, holders, borrowers or
+//     co-borrowers, in order of first appearance.
+type RuleSplitter struct{}
+
+var _ AccountSplitter = RuleSplitter{}
+
+// Version implements AccountSplitter.
+func (RuleSplitter) Version() string { return "rules-split/1" }
+
+// Split implements AccountSplitter.
+func (s RuleSplitter) Split(ctx context.Context, pages []PageText) ([]Account, error) {
+	var accounts []Account
+	byDigits := map[string]int{}
+	for _, p := range pages {
+		for _, ref := range findAccountRefs(parseRows(p.Text)) {
+			if ref.Suffix {
+				continue
+			}
+			if _, ok := byDigits[ref.Digits]; !ok {
+				byDigits[ref.Digits] = len(accounts)
+				accounts = append(accounts, Account{Index: len(accounts), AccountNumber: ref.Printed, Holders: []string{}, Pages: []int{}})
+			}
+		}
+	}
+	maps, err := s.MapPages(ctx, pages, accounts)
+	if err != nil {
+		return nil, err
+	}
+	seen := make([]map[string]int, len(accounts))
+	for i, m := range maps {
+		if m.AccountIndex < 0 {
+			continue
+		}
+		a := &accounts[m.AccountIndex]
+		a.Pages = append(a.Pages, m.Page)
+		if seen[m.AccountIndex] == nil {
+			seen[m.AccountIndex] = map[string]int{}
+		}
+		for _, h := range findHolders(parseRows(pages[i].Text)) {
+			k := nameKey(h)
+			if at, ok := seen[m.AccountIndex][k]; ok {
+				// Keep the best-written form: "Maria L. Gonzalez" over "MARIA L GONZALEZ".
+				if isUpper(a.Holders[at]) && !isUpper(h) {
+					a.Holders[at] = h
+				}
+				continue
+			}
+			seen[m.AccountIndex][k] = len(a.Holders)
+			a.Holders = append(a.Holders, h)
+		}
+	}
+	return accounts, nil
+}
+
+func isUpper(s string) bool { return s == strings.ToUpper(s) }
+
+// notAccountPage recognises pages that belong to no account even in the middle of one.
+var notAccountPage = regexp.MustCompile(`(?i)cover\s*sheet|document\s+separator|separator\s+(?:sheet|page)|intentionally\s+(?:left\s+)?blank|table\s+of\s+contents|fax\s+cover|loan\s+(?:document\s+)?packet|document\s+package`)
+
+// MapPages implements AccountSplitter.
+func (RuleSplitter) MapPages(ctx context.Context, pages []PageText, accounts []Account) ([]PageMap, error) {
+	byDigits := map[string]int{}
+	for _, a := range accounts {
+		byDigits[digitsOnly(a.AccountNumber)] = a.Index
+	}
+	out := make([]PageMap, len(pages))
+	current, since := -1, -1
+	for i, p := range pages {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		m := PageMap{Page: p.Page, AccountIndex: -1}
+		refs := findAccountRefs(parseRows(p.Text))
+		idx, evidence := pickAccount(refs, byDigits, accounts)
+		switch {
+		case idx >= 0:
+			m.AccountIndex, m.Evidence = idx, evidence
+			if current != idx {
+				since = p.Page
+			}
+			current = idx
+		case notAccountPage.MatchString(p.Text):
+			m.Evidence = fmt.Sprintf("no account number; reads as a cover or separator page (%q)", notAccountPage.FindString(p.Text))
+			current = -1
+		case current >= 0:
+			m.AccountIndex = current
+			m.Evidence = fmt.Sprintf("no account number; continues account %d from page %d", current, since)
+		default:
+			m.Evidence = "no account number and no account before this page"
+		}
+		if m.AccountIndex >= 0 {
+			m.AccountNumber = accounts[m.AccountIndex].AccountNumber
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
+// pickAccount chooses the page's account from its references: the full number printed most
+// often (first on a tie), else a unique match of a partial one.
+func pickAccount(refs []accountRef, byDigits map[string]int, accounts []Account) (int, string) {
+	count := map[int]int{}
+	first := map[int]accountRef{}
+	best := -1
+	for _, r := range refs {
+		if r.Suffix {
+			continue
+		}
+		idx, ok := byDigits[r.Digits]
+		if !ok {
+			continue
+		}
+		if _, ok := first[idx]; !ok {
+			first[idx] = r
+		}
+		count[idx]++
+		if best < 0 || count[idx] > count[best] {
+			best = idx
+		}
+	}
+	if best >= 0 {
+		r := first[best]
+		return best, fmt.Sprintf("%q printed on the page after %q", r.Printed, r.Label)
+	}
+	for _, r := range refs {
+		if !r.Suffix {
+			continue
+		}
+		match := -1
+		for _, a := range accounts {
+			if strings.HasSuffix(digitsOnly(a.AccountNumber), r.Digits) {
+				if match >= 0 {
+					match = -2 // ambiguous
+					break
+				}
+				match = a.Index
+			}
+		}
+		if match >= 0 {
+			return match, fmt.Sprintf("%q matches the last digits of account %d", r.Label, match)
+		}
+	}
+	return -1, ""
+}

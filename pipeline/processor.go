@@ -1,0 +1,629 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/idp/idp/store"
+)
+
+// Stage names, as the API and logs spell them.
+const (
+	StageOCR        = "ocr_extraction"
+	StageSplit      = "account_splitting"
+	StageAnalysis   = "page_analysis"
+	StageExtraction = "llm_extraction"
+	StageCompleted  = "completed"
+	StageFailed     = "failed"
+)
+
+// Stages are the four stages in order.
+var Stages = []string{StageOCR, StageSplit, StageAnalysis, StageExtraction}
+
+// Config holds the processor's knobs. Zero values take the defaults of DefaultConfig.
+type Config struct {
+	// Workers is how many documents are processed at once.
+	Workers int
+	// PageWorkers bounds the pages being worked on at once across all documents.
+	PageWorkers int
+	// OCRDPI is the resolution pages are rendered at for OCR.
+	OCRDPI int
+	// OCRLang is Tesseract's language ("eng", "eng+spa").
+	OCRLang string
+	// MaxAttempts is how many tries a document gets (a try that kills the process counts).
+	MaxAttempts int
+	// MaxFileBytes, MaxPages and MaxPagePixels refuse absurd inputs before anything is
+	// rendered. MaxPagePixels counts pixels of one page at OCRDPI.
+	MaxFileBytes  int64
+	MaxPages      int
+	MaxPagePixels int64
+	// PageTimeout bounds one page of one stage; DocTimeout one whole try of a document.
+	PageTimeout time.Duration
+	DocTimeout  time.Duration
+	// RetryBase and RetryMax shape the wait before retrying a failed try: RetryBase *
+	// attempt^4, jittered, capped at RetryMax.
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	// StopTimeout is how long a graceful stop lets running pages finish before cancelling
+	// them.
+	StopTimeout time.Duration
+}
+
+// DefaultConfig is the configuration of `idp serve` without flags.
+func DefaultConfig() Config {
+	return Config{
+		Workers:       5,
+		PageWorkers:   runtime.NumCPU(),
+		OCRDPI:        300,
+		OCRLang:       "eng",
+		MaxAttempts:   3,
+		MaxFileBytes:  200 << 20,
+		MaxPages:      2000,
+		MaxPagePixels: 60_000_000,
+		PageTimeout:   2 * time.Minute,
+		DocTimeout:    2 * time.Hour,
+		RetryBase:     time.Second,
+		RetryMax:      10 * time.Minute,
+		StopTimeout:   10 * time.Second,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Workers <= 0 {
+		c.Workers = d.Workers
+	}
+	if c.PageWorkers <= 0 {
+		c.PageWorkers = d.PageWorkers
+	}
+	if c.OCRDPI <= 0 {
+		c.OCRDPI = d.OCRDPI
+	}
+	if c.OCRLang == "" {
+		c.OCRLang = d.OCRLang
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = d.MaxAttempts
+	}
+	if c.MaxFileBytes <= 0 {
+		c.MaxFileBytes = d.MaxFileBytes
+	}
+	if c.MaxPages <= 0 {
+		c.MaxPages = d.MaxPages
+	}
+	if c.MaxPagePixels <= 0 {
+		c.MaxPagePixels = d.MaxPagePixels
+	}
+	if c.PageTimeout <= 0 {
+		c.PageTimeout = d.PageTimeout
+	}
+	if c.DocTimeout <= 0 {
+		c.DocTimeout = d.DocTimeout
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = d.RetryBase
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = d.RetryMax
+	}
+	if c.StopTimeout <= 0 {
+		c.StopTimeout = d.StopTimeout
+	}
+	return c
+}
+
+// Deps are the parts the processor is made of.
+type Deps struct {
+	DB    *store.DB
+	Queue store.Queue
+	// Files keeps uploaded originals under store.OriginalKey. A DirBlob rooted at the data
+	// directory keeps them at {data_dir}/documents/{id}/original.pdf.
+	Files     *store.DirBlob
+	Renderer  Renderer
+	OCR       OCREngine
+	Splitter  AccountSplitter
+	Extractor Extractor
+	Events    *Broker
+	Logger    *slog.Logger
+	// Now replaces the clock (tests).
+	Now func() time.Time
+}
+
+// Permanent marks an error that retrying cannot fix (a corrupt or encrypted PDF, a limit
+// exceeded): the document fails at once.
+type Permanent struct{ Err error }
+
+func (e *Permanent) Error() string { return e.Err.Error() }
+func (e *Permanent) Unwrap() error { return e.Err }
+
+func permanent(err error) error { return &Permanent{Err: err} }
+
+// IsPermanent reports whether err, or an error it wraps, is Permanent.
+func IsPermanent(err error) bool {
+	var p *Permanent
+	return errors.As(err, &p)
+}
+
+// errStopping ends a try because the processor is stopping; the document goes back to the
+// queue and the try is not counted.
+var errStopping = errors.New("processor is stopping")
+
+// Processor runs documents through the four stages with a pool of workers.
+type Processor struct {
+	cfg      Config
+	db       *store.DB
+	queue    store.Queue
+	files    *store.DirBlob
+	renderer Renderer
+	ocr      OCREngine
+	splitter AccountSplitter
+	extract  Extractor
+	events   *Broker
+	log      *slog.Logger
+	now      func() time.Time
+	pages    chan struct{} // global page slots
+	wake     chan struct{}
+	versions versions
+	counters *Counters
+	started  time.Time
+
+	mu      sync.Mutex
+	run     *runState
+	active  map[string]*Active
+	running bool
+}
+
+// runState is one generation of workers, from Start to Stop.
+type runState struct {
+	soft     context.Context // cancelled first: take no new documents or pages
+	softStop context.CancelFunc
+	hard     context.Context // cancelled after StopTimeout: abandon running pages
+	hardStop context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// Active describes a document a worker holds.
+type Active struct {
+	DocID    string    `json:"doc_id"`
+	FileName string    `json:"file_name"`
+	Stage    string    `json:"stage"`
+	Progress int       `json:"progress"`
+	Done     int       `json:"pages_processed"`
+	Total    int       `json:"total_pages"`
+	Attempt  int       `json:"attempt"`
+	Since    time.Time `json:"since"`
+}
+
+// New makes a processor. Start runs it.
+func New(cfg Config, deps Deps) (*Processor, error) {
+	cfg = cfg.withDefaults()
+	if deps.DB == nil || deps.Files == nil || deps.Renderer == nil || deps.OCR == nil {
+		return nil, errors.New("pipeline: DB, Files, Renderer and OCR are required")
+	}
+	if deps.Queue == nil {
+		deps.Queue = store.NewBoltQueue(deps.DB)
+	}
+	if deps.Splitter == nil {
+		deps.Splitter = RuleSplitter{}
+	}
+	if deps.Extractor == nil {
+		deps.Extractor = RulesExtractor{}
+	}
+	if deps.Events == nil {
+		deps.Events = NewBroker()
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	p := &Processor{
+		cfg: cfg, db: deps.DB, queue: deps.Queue, files: deps.Files, renderer: deps.Renderer,
+		ocr: deps.OCR, splitter: deps.Splitter, extract: deps.Extractor, events: deps.Events,
+		log: deps.Logger.With("component", "processor"), now: deps.Now,
+		pages:    make(chan struct{}, cfg.PageWorkers),
+		wake:     make(chan struct{}, cfg.Workers),
+		active:   map[string]*Active{},
+		counters: newCounters(),
+	}
+	p.versions = newVersions(cfg, deps.Renderer, deps.OCR, deps.Splitter, deps.Extractor)
+	return p, nil
+}
+
+// Config is the effective configuration.
+func (p *Processor) Config() Config { return p.cfg }
+
+// DB is the processor's database.
+func (p *Processor) DB() *store.DB { return p.db }
+
+// Broker is where the processor publishes events.
+func (p *Processor) Broker() *Broker { return p.events }
+
+// Recover puts back every document a worker held when the process stopped, at the front of
+// its priority: the resume after a crash or kill -9. Start calls it; it is exported for the
+// server, which must not answer before the resume is done.
+func (p *Processor) Recover(ctx context.Context) ([]string, error) {
+	ids, err := p.queue.Recover(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("recover in-flight documents: %w", err)
+	}
+	for _, id := range ids {
+		p.log.Info("Resuming interrupted document", "doc_id", id)
+		_ = p.db.Update(ctx, func(tx *store.Tx) error {
+			_, err := tx.UpdateDocument(id, func(d *store.Document) error {
+				d.Status = store.StatusQueued
+				return nil
+			})
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		})
+	}
+	return ids, nil
+}
+
+// Start recovers in-flight work and starts the workers. They run until Stop or until ctx
+// ends.
+func (p *Processor) Start(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.running {
+		return errors.New("processor already running")
+	}
+	if _, err := p.Recover(ctx); err != nil {
+		return err
+	}
+	if _, err := p.requeueStale(ctx); err != nil {
+		return fmt.Errorf("find stale results: %w", err)
+	}
+	rs := &runState{}
+	rs.hard, rs.hardStop = context.WithCancel(context.WithoutCancel(ctx))
+	rs.soft, rs.softStop = context.WithCancel(rs.hard)
+	go func() {
+		// The caller's context ending is a stop request like any other.
+		select {
+		case <-ctx.Done():
+			rs.softStop()
+		case <-rs.soft.Done():
+		}
+	}()
+	for i := range p.cfg.Workers {
+		rs.wg.Add(1)
+		go func() {
+			defer rs.wg.Done()
+			p.worker(rs, i)
+		}()
+	}
+	p.run = rs
+	p.running = true
+	p.started = p.now()
+	p.log.Info("Processor started", "workers", p.cfg.Workers, "page_workers", p.cfg.PageWorkers,
+		"ocr", p.ocr.Version(), "extractor", p.extract.Name())
+	return nil
+}
+
+// Stop stops gracefully: no new documents or pages are started, running pages get
+// StopTimeout to finish and be cached, then the rest is cancelled. Interrupted documents go
+// back to the front of the queue with the try not counted.
+func (p *Processor) Stop() {
+	p.mu.Lock()
+	rs := p.run
+	p.run = nil
+	p.running = false
+	p.mu.Unlock()
+	if rs == nil {
+		return
+	}
+	rs.softStop()
+	done := make(chan struct{})
+	go func() { rs.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(p.cfg.StopTimeout):
+		p.log.Warn("Stop timeout: cancelling running pages", "timeout", p.cfg.StopTimeout)
+		rs.hardStop()
+		<-done
+	}
+	rs.hardStop()
+	p.log.Info("Processor stopped")
+}
+
+// Running reports whether the workers run.
+func (p *Processor) Running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running
+}
+
+// Wake tells idle workers that there is new work.
+func (p *Processor) Wake() {
+	for range cap(p.wake) {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+			return
+		}
+	}
+}
+
+func (p *Processor) worker(rs *runState, n int) {
+	log := p.log.With("worker", n)
+	for {
+		if rs.soft.Err() != nil {
+			return
+		}
+		item, err := p.queue.Pop(rs.soft)
+		if errors.Is(err, store.ErrQueueEmpty) {
+			wait := 5 * time.Second
+			if !item.NotBefore.IsZero() {
+				wait = min(wait, max(item.NotBefore.Sub(p.now()), 10*time.Millisecond))
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-rs.soft.Done():
+			case <-p.wake:
+			case <-t.C:
+			}
+			t.Stop()
+			continue
+		}
+		if err != nil {
+			if rs.soft.Err() != nil {
+				return
+			}
+			log.Error("Queue pop failed", "err", err)
+			time.Sleep(time.Second)
+			continue
+		}
+		p.process(rs, item)
+	}
+}
+
+// process makes one try of one document and decides what becomes of it.
+func (p *Processor) process(rs *runState, item store.QueueItem) {
+	id := item.ID
+	log := p.log.With("doc_id", id)
+	doc, err := p.beginAttempt(rs.hard, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			// Deleted while queued.
+			_ = p.queue.Ack(rs.hard, id)
+			return
+		}
+		if IsPermanent(err) {
+			p.finishFailed(rs.hard, doc, err)
+			return
+		}
+		log.Error("Cannot start document", "err", err)
+		_ = p.queue.Push(rs.hard, id, item.Priority, store.PushOptions{NotBefore: p.now().Add(time.Minute)})
+		return
+	}
+	p.setActive(doc)
+	defer p.clearActive(id)
+
+	ctx, cancel := context.WithTimeoutCause(rs.hard, p.cfg.DocTimeout,
+		permanent(fmt.Errorf("processing took longer than the document time limit (%s)", p.cfg.DocTimeout)))
+	defer cancel()
+	started := p.now()
+	err = p.runPipeline(ctx, rs.soft, doc)
+	p.counters.observeDocument(err, p.now().Sub(started))
+	switch {
+	case err == nil:
+		p.finishCompleted(rs.hard, doc)
+	case errors.Is(err, errStopping) || (rs.hard.Err() != nil && errors.Is(err, context.Canceled)):
+		p.requeueInterrupted(doc, item.Priority)
+	default:
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && IsPermanent(cause) {
+			err = cause
+		}
+		if IsPermanent(err) || doc.Attempts >= p.cfg.MaxAttempts {
+			p.finishFailed(rs.hard, doc, err)
+			return
+		}
+		p.retryLater(rs.hard, doc, item.Priority, err)
+	}
+}
+
+// beginAttempt counts a try in the database before it starts, so a try that kills the
+// process is counted too. A document that has used all its tries fails here.
+func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document, error) {
+	var doc store.Document
+	err := p.db.Update(ctx, func(tx *store.Tx) error {
+		d, err := tx.Document(id)
+		if err != nil {
+			return err
+		}
+		if d.Attempts >= p.cfg.MaxAttempts {
+			doc = d
+			why := "the process stopped while processing it"
+			if d.Stage != "" {
+				why += " (last in " + d.Stage + ")"
+			}
+			if n := len(d.Errors); n > 0 {
+				why = d.Errors[n-1].Error
+			}
+			return permanent(fmt.Errorf("gave up after %d attempts: %s", d.Attempts, why))
+		}
+		d.Attempts++
+		d.Status = store.StatusProcessing
+		d.Error = ""
+		now := tx.Now()
+		d.StartedAt = &now
+		d.FinishedAt = nil
+		doc = d
+		return tx.PutDocument(&d)
+	})
+	if err == nil {
+		p.log.Info("Starting complete pipeline for "+id, "doc_id", id, "attempt", doc.Attempts, "file", doc.FileName)
+		p.publish(Event{Type: EventStarted, DocID: id, Status: string(store.StatusProcessing)})
+	}
+	return doc, err
+}
+
+func (p *Processor) finishCompleted(ctx context.Context, doc store.Document) {
+	err := p.db.Update(ctx, func(tx *store.Tx) error {
+		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
+			d.Status = store.StatusCompleted
+			d.Stage = StageCompleted
+			d.Error = ""
+			now := tx.Now()
+			d.FinishedAt = &now
+			return nil
+		})
+		return err
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.log.Error("Cannot record completion", "doc_id", doc.ID, "err", err)
+	}
+	_ = p.queue.Ack(ctx, doc.ID)
+	p.log.Info("Completed full pipeline for "+doc.ID, "doc_id", doc.ID)
+	p.publish(Event{Type: EventCompleted, DocID: doc.ID, Stage: StageCompleted, Progress: 100, Status: string(store.StatusCompleted)})
+}
+
+func (p *Processor) finishFailed(ctx context.Context, doc store.Document, cause error) {
+	msg := cause.Error()
+	err := p.db.Update(ctx, func(tx *store.Tx) error {
+		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
+			d.Status = store.StatusFailed
+			d.Error = msg
+			d.Errors = appendAttemptError(d.Errors, d.Attempts, tx.Now(), msg)
+			now := tx.Now()
+			d.FinishedAt = &now
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		_, err = tx.UpdateProgress(doc.ID, currentStage(tx, doc.ID), func(sp *store.StageProgress) {
+			sp.Status = store.StageFailed
+			sp.Error = msg
+		})
+		return err
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.log.Error("Cannot record failure", "doc_id", doc.ID, "err", err)
+	}
+	_ = p.queue.Ack(ctx, doc.ID)
+	p.log.Error("Failed pipeline for "+doc.ID, "doc_id", doc.ID, "err", msg)
+	p.publish(Event{Type: EventFailed, DocID: doc.ID, Stage: StageFailed, Status: string(store.StatusFailed), Error: msg})
+}
+
+// currentStage is the first stage of a document that has not completed.
+func currentStage(tx *store.Tx, id string) string {
+	for _, s := range Stages {
+		if sp, err := tx.Progress(id, s); err == nil && sp.Status != store.StageCompleted {
+			return s
+		}
+	}
+	return StageExtraction
+}
+
+func appendAttemptError(errs []store.AttemptError, attempt int, at time.Time, msg string) []store.AttemptError {
+	errs = append(errs, store.AttemptError{Attempt: attempt, At: at, Error: msg})
+	if len(errs) > 20 {
+		errs = errs[len(errs)-20:]
+	}
+	return errs
+}
+
+func (p *Processor) retryLater(ctx context.Context, doc store.Document, prio store.Priority, cause error) {
+	wait := p.backoff(doc.Attempts)
+	msg := cause.Error()
+	err := p.db.Update(ctx, func(tx *store.Tx) error {
+		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
+			d.Status = store.StatusQueued
+			d.Error = msg
+			d.Errors = appendAttemptError(d.Errors, d.Attempts, tx.Now(), msg)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Enqueue(doc.ID, prio, store.PushOptions{NotBefore: tx.Now().Add(wait)})
+	})
+	if err != nil {
+		p.log.Error("Cannot queue retry", "doc_id", doc.ID, "err", err)
+		return
+	}
+	p.log.Warn("Attempt failed; will retry", "doc_id", doc.ID, "attempt", doc.Attempts, "retry_in", wait.Round(time.Millisecond), "err", msg)
+	p.publish(Event{Type: EventRequeued, DocID: doc.ID, Status: string(store.StatusQueued), Error: msg})
+}
+
+// backoff is RetryBase * attempt^4 with ±25% jitter, capped at RetryMax.
+func (p *Processor) backoff(attempt int) time.Duration {
+	d := float64(p.cfg.RetryBase) * math.Pow(float64(attempt), 4)
+	d *= 0.75 + rand.Float64()/2
+	return min(time.Duration(d), p.cfg.RetryMax)
+}
+
+// requeueInterrupted puts a document back after a graceful stop, ahead of its priority, and
+// gives back the try: the interruption was ours, not the document's.
+func (p *Processor) requeueInterrupted(doc store.Document, prio store.Priority) {
+	ctx := context.Background()
+	err := p.db.Update(ctx, func(tx *store.Tx) error {
+		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
+			d.Status = store.StatusQueued
+			if d.Attempts > 0 {
+				d.Attempts--
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Enqueue(doc.ID, prio, store.PushOptions{Front: true})
+	})
+	if err != nil {
+		p.log.Error("Cannot re-queue interrupted document", "doc_id", doc.ID, "err", err)
+		return
+	}
+	p.log.Info("Interrupted; re-queued with finished pages kept", "doc_id", doc.ID)
+	p.publish(Event{Type: EventRequeued, DocID: doc.ID, Status: string(store.StatusQueued)})
+}
+
+func (p *Processor) publish(e Event) {
+	if e.Time.IsZero() {
+		e.Time = p.now()
+	}
+	p.events.Publish(e)
+}
+
+func (p *Processor) setActive(doc store.Document) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.active[doc.ID] = &Active{DocID: doc.ID, FileName: doc.FileName, Attempt: doc.Attempts, Since: p.now(), Stage: StageOCR}
+}
+
+func (p *Processor) clearActive(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.active, id)
+}
+
+func (p *Processor) updateActive(id, stage string, sp store.StageProgress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if a := p.active[id]; a != nil {
+		a.Stage, a.Progress, a.Done, a.Total = stage, sp.Percent, sp.Done, sp.Total
+	}
+}
+
+// ActiveDocuments lists what the workers hold now.
+func (p *Processor) ActiveDocuments() []Active {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]Active, 0, len(p.active))
+	for _, a := range p.active {
+		out = append(out, *a)
+	}
+	return out
+}

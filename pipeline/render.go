@@ -1,0 +1,217 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html"
+	"image"
+	_ "image/jpeg" // MuPDF's HTML embeds JPEG and PNG images; their size decides coverage
+	_ "image/png"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/gen2brain/go-fitz"
+)
+
+// Renderer opens PDFs for text-layer extraction and rendering. It is C code (MuPDF) behind a
+// small interface so that it can move into a supervised worker process without touching the
+// stages.
+type Renderer interface {
+	// Open opens the PDF at path. Errors wrap ErrEncrypted or ErrCorruptPDF when the file
+	// itself is the problem.
+	Open(path string) (PDF, error)
+	// Version names the engine for cache versions ("mupdf-1.24.9").
+	Version() string
+}
+
+// PDF is one open document. It is not safe for concurrent use: open one per goroutine.
+type PDF interface {
+	NumPages() int
+	// PageSize is the page's width and height in points (1/72 inch), rotation applied.
+	PageSize(n int) (w, h float64, err error)
+	// TextLayer is the page's embedded text as positioned spans (in points), and the
+	// fraction of the page covered by images.
+	TextLayer(n int) (TextLayer, error)
+	// RenderGray renders the page at dpi in 8-bit gray.
+	RenderGray(n int, dpi int) (*image.Gray, error)
+	Close() error
+}
+
+// TextLayer is what a PDF says is printed on a page.
+type TextLayer struct {
+	Spans         []Span
+	ImageCoverage float64
+}
+
+// Errors about the input file itself: retrying will not help.
+var (
+	ErrEncrypted  = errors.New("the PDF is encrypted (password protected)")
+	ErrCorruptPDF = errors.New("the file is not a readable PDF")
+)
+
+// FitzRenderer is the MuPDF renderer through go-fitz.
+type FitzRenderer struct{}
+
+// Version implements Renderer.
+func (FitzRenderer) Version() string { return "mupdf-" + fitz.FzVersion }
+
+// Open implements Renderer.
+func (FitzRenderer) Open(path string) (PDF, error) {
+	d, err := fitz.New(path)
+	if err != nil {
+		if d != nil {
+			// go-fitz hands back the half-made document (its MuPDF context at least) on
+			// failure; free it.
+			d.Close()
+		}
+		switch {
+		case errors.Is(err, fitz.ErrNeedsPassword):
+			return nil, ErrEncrypted
+		case errors.Is(err, fitz.ErrNoSuchFile):
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		default:
+			return nil, fmt.Errorf("%w (MuPDF: %v)", ErrCorruptPDF, err)
+		}
+	}
+	return &fitzPDF{d: d, pages: d.NumPage()}, nil
+}
+
+type fitzPDF struct {
+	d     *fitz.Document
+	pages int
+}
+
+func (p *fitzPDF) NumPages() int { return p.pages }
+
+func (p *fitzPDF) check(n int) error {
+	if n < 0 || n >= p.pages {
+		return fmt.Errorf("page %d of %d: %w", n, p.pages, fitz.ErrPageMissing)
+	}
+	return nil
+}
+
+func (p *fitzPDF) PageSize(n int) (float64, float64, error) {
+	if err := p.check(n); err != nil {
+		return 0, 0, err
+	}
+	r, err := p.d.Bound(n)
+	if err != nil {
+		return 0, 0, fmt.Errorf("page %d: %w", n, err)
+	}
+	return float64(r.Dx()), float64(r.Dy()), nil
+}
+
+var (
+	htmlLine  = regexp.MustCompile(`<p style="top:([-\d.]+)pt;left:([-\d.]+)pt;line-height:([\d.]+)pt">(.*?)</p>`)
+	htmlImage = regexp.MustCompile(`<img style="[^"]*?matrix\(([-\d.e]+),([-\d.e]+),([-\d.e]+),([-\d.e]+),[^"]*" src="data:image/[a-z]+;base64,`)
+	htmlSize  = regexp.MustCompile(`font-size:([\d.]+)pt`)
+	htmlTag   = regexp.MustCompile(`<[^>]*>`)
+)
+
+func (p *fitzPDF) TextLayer(n int) (TextLayer, error) {
+	var tl TextLayer
+	if err := p.check(n); err != nil {
+		return tl, err
+	}
+	w, h, err := p.PageSize(n)
+	if err != nil {
+		return tl, err
+	}
+	// MuPDF's structured-text HTML is the one go-fitz output that keeps each line's
+	// position; plain text loses the rows of tables and forms.
+	out, err := p.d.HTML(n, false)
+	if err != nil {
+		return tl, fmt.Errorf("page %d text: %w", n, err)
+	}
+	for _, m := range htmlLine.FindAllStringSubmatch(out, -1) {
+		top, _ := strconv.ParseFloat(m[1], 64)
+		left, _ := strconv.ParseFloat(m[2], 64)
+		lh, _ := strconv.ParseFloat(m[3], 64)
+		size := lh
+		if s := htmlSize.FindStringSubmatch(m[4]); s != nil {
+			size, _ = strconv.ParseFloat(s[1], 64)
+		}
+		text := html.UnescapeString(htmlTag.ReplaceAllString(m[4], ""))
+		text = strings.Join(strings.Fields(text), " ")
+		// MuPDF does not say where a line ends; half an em per character is close enough to
+		// tell a word gap from a gap between cells.
+		width := 0.5 * size * float64(len([]rune(text)))
+		tl.Spans = append(tl.Spans, Span{X0: left, Y0: top, X1: left + width, Y1: top + lh, Text: text})
+	}
+	var area float64
+	for _, m := range htmlImage.FindAllStringSubmatchIndex(out, -1) {
+		var matrix []string
+		for i := 2; i < 10; i += 2 {
+			matrix = append(matrix, out[m[i]:m[i+1]])
+		}
+		data := out[m[1]:]
+		if end := strings.IndexByte(data, '"'); end >= 0 {
+			data = data[:end]
+		}
+		// The head of the image is enough for its size.
+		area += imageArea(matrix, data[:min(len(data), 64<<10)], w*h)
+	}
+	if w > 0 && h > 0 {
+		tl.ImageCoverage = min(1, area/(w*h))
+	}
+	return tl, nil
+}
+
+// imageArea is the area in square points that an image of MuPDF's HTML covers. MuPDF places
+// it with a CSS matrix that scales the image's own pixels (in CSS px, 96 per inch), so the
+// pixel size is read from the head of the embedded data. An image whose size cannot be read
+// counts as covering the page: a page is then OCR'd rather than trusted.
+func imageArea(matrix []string, b64 string, page float64) float64 {
+	var m [4]float64
+	for i, s := range matrix {
+		m[i], _ = strconv.ParseFloat(s, 64)
+	}
+	raw, err := base64.StdEncoding.DecodeString(trimBase64(b64))
+	if err != nil {
+		return page
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(raw))
+	if err != nil {
+		return page
+	}
+	const pxToPt = 72.0 / 96.0
+	return math.Abs(m[0]*m[3]-m[1]*m[2]) * float64(cfg.Width*cfg.Height) * pxToPt * pxToPt
+}
+
+// trimBase64 drops whitespace and cuts to a whole number of 4-character groups, so a prefix
+// of a long data URI decodes.
+func trimBase64(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == ' ' || r == '\t' {
+			return -1
+		}
+		return r
+	}, s)
+	if i := strings.IndexByte(s, '='); i >= 0 {
+		s = s[:i]
+	}
+	return s[:len(s)/4*4]
+}
+
+func (p *fitzPDF) RenderGray(n int, dpi int) (*image.Gray, error) {
+	if err := p.check(n); err != nil {
+		return nil, err
+	}
+	rgba, err := p.d.ImageDPI(n, float64(dpi))
+	if err != nil {
+		return nil, fmt.Errorf("render page %d: %w", n, err)
+	}
+	b := rgba.Bounds()
+	g := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	for i := range g.Pix {
+		px := rgba.Pix[i*4 : i*4+3 : i*4+3]
+		g.Pix[i] = uint8((299*uint32(px[0]) + 587*uint32(px[1]) + 114*uint32(px[2])) / 1000)
+	}
+	return g, nil
+}
+
+func (p *fitzPDF) Close() error { return p.d.Close() }

@@ -1,0 +1,151 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/idp/idp/store"
+)
+
+// Result is what `idp process` prints for one document and what /api/document/{id}/result
+// returns (DESIGN.md, "Fields and the result format"). Ground truth files of `idp eval` have
+// the same shape.
+type Result struct {
+	DocID      string       `json:"doc_id"`
+	File       string       `json:"file"`
+	Status     string       `json:"status,omitempty"`
+	Error      string       `json:"error,omitempty"`
+	TotalPages int          `json:"total_pages"`
+	Accounts   []Account    `json:"accounts"`
+	Pages      []PageResult `json:"pages"`
+}
+
+// Account is one account found in a document.
+type Account struct {
+	Index         int      `json:"index"`
+	AccountNumber string   `json:"account_number"`
+	Holders       []string `json:"holders"`
+	Pages         []int    `json:"pages"`
+}
+
+// PageResult is one page of a document with its account and extracted fields.
+type PageResult struct {
+	Page          int    `json:"page"`
+	AccountIndex  int    `json:"account_index"`
+	AccountNumber string `json:"account_number"`
+	Source        string `json:"source,omitempty"`
+	Data          Fields `json:"data"`
+}
+
+// Fields are the extracted values of one page, keyed by schema field name. A field not
+// printed on the page is absent.
+type Fields map[string]any
+
+// The default schema's fields.
+const (
+	FieldAccountNumber  = "Account_Number"
+	FieldAccountHolders = "Account_Holders"
+	FieldPhoneNumber    = "Phone_Number"
+	FieldAddress        = "Address"
+)
+
+// Result assembles the result format of a document from its cached records. Stages that are
+// not done (or were made by another configuration) leave their part empty; Status says
+// where the document stands.
+func (p *Processor) Result(ctx context.Context, id string) (Result, error) {
+	res := Result{DocID: id, Accounts: []Account{}, Pages: []PageResult{}}
+	return res, p.db.View(ctx, func(tx *store.Tx) error {
+		d, err := tx.Document(id)
+		if err != nil {
+			return err
+		}
+		res.File, res.Status, res.Error, res.TotalPages = d.FileName, string(d.Status), d.Error, d.Pages
+		var split AccountSplit
+		if r, err := tx.Cache(store.AccountsKey(id)); err == nil && r.Decode(p.versions.split, &split) == nil {
+			res.Accounts = split.Accounts
+		}
+		var ft FullText
+		sources := map[int]string{}
+		if r, err := tx.Cache(store.OCRKey(id)); err == nil && r.Decode(p.versions.ocr, &ft) == nil {
+			for _, pt := range ft.Pages {
+				sources[pt.Page] = pt.Source
+			}
+		}
+		var m PageMapping
+		if r, err := tx.Cache(store.MappingKey(id)); err == nil && r.Decode(p.versions.analysis, &m) == nil {
+			for _, pm := range m.Pages {
+				res.Pages = append(res.Pages, PageResult{Page: pm.Page, AccountIndex: pm.AccountIndex, AccountNumber: pm.AccountNumber, Source: sources[pm.Page], Data: Fields{}})
+			}
+		}
+		for i := range res.Pages {
+			var pd PageData
+			r, err := tx.Cache(store.PageDataKey(id, res.Pages[i].Page))
+			if err == nil && r.Decode(p.versions.extract, &pd) == nil {
+				res.Pages[i].Data = pd.Data
+			}
+		}
+		return nil
+	})
+}
+
+// PageData returns the cached stage 4 record of one page; store.ErrNotFound when it is not
+// (yet) cached under the running configuration.
+func (p *Processor) PageData(ctx context.Context, id string, page int) (PageData, error) {
+	var pd PageData
+	err := p.db.GetCached(ctx, store.PageDataKey(id, page), p.versions.extract, &pd)
+	if errors.Is(err, store.ErrStale) {
+		err = fmt.Errorf("%w: %w", store.ErrNotFound, err)
+	}
+	return pd, err
+}
+
+// current reports whether every cached record of a completed document was made by the
+// running configuration. A document done under another configuration (another DPI,
+// extractor, model, schema) is stale and must run again; its still-current stages are reused.
+func (p *Processor) current(tx *store.Tx, d store.Document) bool {
+	check := func(key, version string) bool {
+		r, err := tx.Cache(key)
+		return err == nil && r.Version == version
+	}
+	if !check(store.OCRKey(d.ID), p.versions.ocr) || !check(store.AccountsKey(d.ID), p.versions.split) ||
+		!check(store.MappingKey(d.ID), p.versions.analysis) {
+		return false
+	}
+	for i := range d.Pages {
+		if !check(store.PageDataKey(d.ID, i), p.versions.extract) {
+			return false
+		}
+	}
+	return true
+}
+
+// requeueStale queues again, at low priority, every completed document whose results were
+// made by another configuration, so that current results are waiting before anyone asks.
+func (p *Processor) requeueStale(ctx context.Context) (int, error) {
+	n := 0
+	err := p.db.Update(ctx, func(tx *store.Tx) error {
+		docs, err := tx.Documents()
+		if err != nil {
+			return err
+		}
+		for _, d := range docs {
+			if d.Status != store.StatusCompleted || p.current(tx, d) {
+				continue
+			}
+			d.Status, d.Attempts, d.Stage = store.StatusQueued, 0, ""
+			if err := tx.PutDocument(&d); err != nil {
+				return err
+			}
+			if err := tx.Enqueue(d.ID, store.PriorityLow, store.PushOptions{}); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if n > 0 {
+		p.log.Info("Queued documents whose results were made by another configuration", "documents", n)
+	}
+	return n, err
+}

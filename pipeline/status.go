@@ -1,0 +1,78 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/idp/idp/store"
+)
+
+// DocStatus is where a document stands: the shape of the background-status answer.
+type DocStatus struct {
+	DocID          string                 `json:"doc_id"`
+	Status         string                 `json:"status"`
+	Stage          string                 `json:"stage"`
+	Progress       int                    `json:"progress"`
+	PagesProcessed int                    `json:"pages_processed"`
+	TotalPages     int                    `json:"total_pages"`
+	Accounts       []Account              `json:"accounts"`
+	Stages         map[string]StageReport `json:"stages"`
+	Error          string                 `json:"error,omitempty"`
+	Attempts       int                    `json:"attempts"`
+	Priority       int                    `json:"priority"`
+	QueuePosition  *int                   `json:"queue_position,omitempty"`
+}
+
+// StageReport is one stage's part of DocStatus.
+type StageReport struct {
+	Status         string `json:"status"`
+	Progress       int    `json:"progress"`
+	PagesProcessed int    `json:"pages_processed"`
+	TotalPages     int    `json:"total_pages"`
+	Error          string `json:"error,omitempty"`
+}
+
+// stageWeight is each stage's share of a document's overall progress, by the time it takes.
+var stageWeight = map[string]int{StageOCR: 70, StageSplit: 5, StageAnalysis: 5, StageExtraction: 20}
+
+// Status reports where a document stands.
+func (p *Processor) Status(ctx context.Context, id string) (DocStatus, error) {
+	var st DocStatus
+	err := p.db.View(ctx, func(tx *store.Tx) error {
+		d, err := tx.Document(id)
+		if err != nil {
+			return err
+		}
+		st = DocStatus{DocID: id, Status: string(d.Status), TotalPages: d.Pages, Accounts: []Account{},
+			Stages: map[string]StageReport{}, Error: d.Error, Attempts: d.Attempts, Priority: int(d.Priority)}
+		if pos, _, ok := tx.QueuePosition(id); ok {
+			st.QueuePosition = &pos
+		}
+		total := 0
+		st.Stage = ""
+		for _, s := range Stages {
+			sp, err := tx.Progress(id, s)
+			if err != nil {
+				return err
+			}
+			st.Stages[s] = StageReport{Status: string(sp.Status), Progress: sp.Percent, PagesProcessed: sp.Done, TotalPages: sp.Total, Error: sp.Error}
+			total += stageWeight[s] * sp.Percent
+			if st.Stage == "" && sp.Status != store.StageCompleted {
+				st.Stage = s
+				st.PagesProcessed = sp.Done
+			}
+		}
+		st.Progress = total / 100
+		switch d.Status {
+		case store.StatusCompleted:
+			st.Stage, st.Progress, st.PagesProcessed = StageCompleted, 100, d.Pages
+		case store.StatusFailed:
+			st.Stage = StageFailed
+		}
+		var split AccountSplit
+		if r, err := tx.Cache(store.AccountsKey(id)); err == nil && r.Decode(p.versions.split, &split) == nil {
+			st.Accounts = split.Accounts
+		}
+		return nil
+	})
+	return st, err
+}

@@ -1,0 +1,245 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/idp/idp/store"
+)
+
+// Errors of Submit: the input is refused and no document is made.
+var (
+	// ErrTooLarge: the file is over MaxFileBytes.
+	ErrTooLarge = errors.New("file too large")
+	// ErrNotPDF: the file does not start like a PDF, or is empty.
+	ErrNotPDF = errors.New("not a PDF")
+)
+
+// SubmitOptions modify Submit.
+type SubmitOptions struct {
+	Priority store.Priority
+	// Front puts the document ahead of everything of its priority.
+	Front bool
+}
+
+// Submitted is the outcome of Submit.
+type Submitted struct {
+	Document store.Document
+	// Existing is true when the same bytes were submitted before: the existing document is
+	// returned and nothing is queued again.
+	Existing bool
+}
+
+// Submit stores an uploaded file under the data directory and queues it. The file is
+// streamed to disk and hashed on the way; the same bytes always make the same document.
+func (p *Processor) Submit(ctx context.Context, fileName string, r io.Reader, opts SubmitOptions) (Submitted, error) {
+	var out Submitted
+	tmpDir := filepath.Join(filepath.Dir(p.db.Path()), "tmp")
+	if err := os.MkdirAll(tmpDir, 0o750); err != nil {
+		return out, err
+	}
+	tmp, err := os.CreateTemp(tmpDir, "upload-*")
+	if err != nil {
+		return out, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+
+	h := sha256.New()
+	head := &headBuffer{max: 1024}
+	limited := io.LimitReader(r, p.cfg.MaxFileBytes+1)
+	n, err := io.Copy(io.MultiWriter(tmp, h, head), limited)
+	if err != nil {
+		return out, fmt.Errorf("read upload: %w", err)
+	}
+	if n > p.cfg.MaxFileBytes {
+		return out, fmt.Errorf("%w: over %d bytes (--max-file-mb)", ErrTooLarge, p.cfg.MaxFileBytes)
+	}
+	if err := SniffPDF(head.Bytes()); err != nil {
+		return out, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return out, err
+	}
+	if err := tmp.Close(); err != nil {
+		return out, err
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	id := store.DocID(sum)
+	key := store.OriginalKey(id)
+	if _, err := os.Stat(p.files.Path(key)); errors.Is(err, os.ErrNotExist) {
+		f, err := os.Open(tmp.Name())
+		if err != nil {
+			return out, err
+		}
+		err = p.files.Put(ctx, key, f, map[string]string{"sha256": sum, "file_name": fileName})
+		f.Close()
+		if err != nil {
+			return out, fmt.Errorf("store upload: %w", err)
+		}
+	}
+	err = p.db.Update(ctx, func(tx *store.Tx) error {
+		d, err := tx.Document(id)
+		if err == nil {
+			out = Submitted{Document: d, Existing: true}
+			if d.Status == store.StatusCompleted && !p.current(tx, d) {
+				// Done under another configuration: run it again, reusing what is current.
+				d.Status, d.Attempts, d.Stage = store.StatusQueued, 0, ""
+				if err := tx.PutDocument(&d); err != nil {
+					return err
+				}
+				out.Document = d
+				return tx.Enqueue(id, min(opts.Priority, d.Priority), store.PushOptions{Front: opts.Front})
+			}
+			// A document waiting in the queue moves up if asked to; one that is done or
+			// failed stays as it is (reprocess it to run it again).
+			if d.Status == store.StatusQueued && (opts.Front || opts.Priority < d.Priority) {
+				if opts.Priority < d.Priority {
+					d.Priority = opts.Priority
+					if err := tx.PutDocument(&d); err != nil {
+						return err
+					}
+				}
+				if !tx.InFlight(id) {
+					return tx.Enqueue(id, d.Priority, store.PushOptions{Front: opts.Front})
+				}
+			}
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		d = store.Document{ID: id, FileName: filepath.Base(fileName), SHA256: sum, Size: n, Priority: opts.Priority, Status: store.StatusQueued}
+		if err := tx.PutDocument(&d); err != nil {
+			return err
+		}
+		out = Submitted{Document: d}
+		return tx.Enqueue(id, opts.Priority, store.PushOptions{Front: opts.Front})
+	})
+	if err != nil {
+		return out, err
+	}
+	if !out.Existing {
+		p.log.Info("Queued "+id, "doc_id", id, "file", out.Document.FileName, "priority", opts.Priority, "bytes", n)
+		p.publish(Event{Type: EventQueued, DocID: id, Status: string(store.StatusQueued)})
+	}
+	p.Wake()
+	return out, nil
+}
+
+// SniffPDF checks that a file starts like a PDF: "%PDF-" within its first 1024 bytes, as
+// readers allow.
+func SniffPDF(head []byte) error {
+	if len(head) == 0 {
+		return fmt.Errorf("%w: the file is empty", ErrNotPDF)
+	}
+	if !bytes.Contains(head[:min(len(head), 1024)], []byte("%PDF-")) {
+		shown := head[:min(len(head), 8)]
+		return fmt.Errorf("%w: no %%PDF- header (it starts with %q)", ErrNotPDF, shown)
+	}
+	return nil
+}
+
+// headBuffer keeps the first max bytes written to it.
+type headBuffer struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (h *headBuffer) Write(b []byte) (int, error) {
+	if room := h.max - h.buf.Len(); room > 0 {
+		h.buf.Write(b[:min(room, len(b))])
+	}
+	return len(b), nil
+}
+
+func (h *headBuffer) Bytes() []byte { return h.buf.Bytes() }
+
+// Reprocess drops a document's cached results from stage from (all stages when from is
+// empty) onwards, resets their progress, and queues the document at the front of high
+// priority.
+func (p *Processor) Reprocess(ctx context.Context, id, from string) error {
+	err := ResetDocument(ctx, p.db, id, from)
+	if err != nil {
+		return err
+	}
+	p.log.Info("Reprocessing "+id, "doc_id", id, "from_stage", from)
+	p.publish(Event{Type: EventQueued, DocID: id, Status: string(store.StatusQueued)})
+	p.Wake()
+	return nil
+}
+
+// ErrUnknownStage is returned for a stage name that is not one of Stages.
+var ErrUnknownStage = errors.New("unknown stage")
+
+// ResetDocument is Reprocess on a database without a running processor (`idp reprocess`
+// when no server holds the database).
+func ResetDocument(ctx context.Context, db *store.DB, id, from string) error {
+	first := 0
+	if from != "" {
+		first = -1
+		for i, s := range Stages {
+			if s == from {
+				first = i
+			}
+		}
+		if first < 0 {
+			return fmt.Errorf("%w %q: one of %v", ErrUnknownStage, from, Stages)
+		}
+	}
+	return db.Update(ctx, func(tx *store.Tx) error {
+		d, err := tx.Document(id)
+		if err != nil {
+			return err
+		}
+		prefixes := store.DocCachePrefixes(id)
+		for i := first; i < len(Stages); i++ {
+			if _, err := tx.DeleteCache(prefixes[i]); err != nil {
+				return err
+			}
+			if err := tx.DeleteProgress(id, Stages[i]); err != nil {
+				return err
+			}
+			if _, err := tx.DeleteCheckpoints(store.CheckpointPrefix(id) + Stages[i] + "/"); err != nil {
+				return err
+			}
+		}
+		d.Status = store.StatusQueued
+		d.Attempts = 0
+		d.Error = ""
+		d.Stage = ""
+		d.FinishedAt = nil
+		d.Priority = store.PriorityHigh
+		if err := tx.PutDocument(&d); err != nil {
+			return err
+		}
+		return tx.Enqueue(id, store.PriorityHigh, store.PushOptions{Front: true})
+	})
+}
+
+// Retry gives a failed document a fresh set of tries and queues it again; its cached pages
+// are kept.
+func (p *Processor) Retry(ctx context.Context, id string) error {
+	err := p.db.Update(ctx, func(tx *store.Tx) error {
+		d, err := tx.Document(id)
+		if err != nil {
+			return err
+		}
+		d.Status, d.Attempts, d.Error, d.FinishedAt = store.StatusQueued, 0, "", nil
+		if err := tx.PutDocument(&d); err != nil {
+			return err
+		}
+		return tx.Enqueue(id, d.Priority, store.PushOptions{})
+	})
+	if err == nil {
+		p.Wake()
+	}
+	return err
+}

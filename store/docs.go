@@ -1,0 +1,179 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"time"
+)
+
+// Status is where a document stands as a whole.
+type Status string
+
+// Document statuses.
+const (
+	// StatusQueued: waiting in the queue (new, re-queued, or waiting out a retry delay).
+	StatusQueued Status = "queued"
+	// StatusProcessing: a worker holds it.
+	StatusProcessing Status = "processing"
+	// StatusCompleted: every stage finished; all results are cached.
+	StatusCompleted Status = "completed"
+	// StatusFailed: it will not be retried without a reprocess; Error says why.
+	StatusFailed Status = "failed"
+)
+
+// Priority orders the queue: lower runs first.
+type Priority uint8
+
+// Priorities.
+const (
+	PriorityHigh   Priority = 0 // loan documents, detected on upload
+	PriorityNormal Priority = 1
+	PriorityLow    Priority = 2 // batch
+)
+
+// MaxPriority is the lowest priority there is.
+const MaxPriority = PriorityLow
+
+// AttemptError records why one attempt ended badly.
+type AttemptError struct {
+	Attempt int       `json:"attempt"`
+	At      time.Time `json:"at"`
+	Error   string    `json:"error"`
+}
+
+// Document is the metadata of one uploaded PDF.
+type Document struct {
+	ID         string         `json:"id"`
+	FileName   string         `json:"file_name"`
+	SHA256     string         `json:"sha256"`
+	Size       int64          `json:"size"`
+	Pages      int            `json:"pages"`
+	Priority   Priority       `json:"priority"`
+	Status     Status         `json:"status"`
+	Stage      string         `json:"stage,omitempty"`
+	Attempts   int            `json:"attempts"`
+	Error      string         `json:"error,omitempty"`
+	Errors     []AttemptError `json:"errors,omitempty"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+	StartedAt  *time.Time     `json:"started_at,omitempty"`
+	FinishedAt *time.Time     `json:"finished_at,omitempty"`
+}
+
+// idPattern is the only shape of document id the server makes: the first 24 hex digits of
+// the file's SHA-256, so the same bytes are always the same document and an id is safe in a
+// path or a key.
+var idPattern = regexp.MustCompile(`^[0-9a-f]{24}$`)
+
+// DocID is the id of a document whose SHA-256 (hex) is sum.
+func DocID(sha256Hex string) string { return sha256Hex[:24] }
+
+// ValidID reports whether id has the server's own id format.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+func checkID(id string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("%q: %w", id, ErrInvalidID)
+	}
+	return nil
+}
+
+// Document reads one document.
+func (tx *Tx) Document(id string) (Document, error) {
+	var d Document
+	if err := checkID(id); err != nil {
+		return d, err
+	}
+	b := tx.bucket(bucketDocs)
+	if b == nil {
+		return d, fmt.Errorf("document %s: %w", id, ErrNotFound)
+	}
+	v := b.Get([]byte(id))
+	if v == nil {
+		return d, fmt.Errorf("document %s: %w", id, ErrNotFound)
+	}
+	if err := json.Unmarshal(v, &d); err != nil {
+		return d, fmt.Errorf("decode document %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// PutDocument writes d, stamping UpdatedAt (and CreatedAt when new).
+func (tx *Tx) PutDocument(d *Document) error {
+	if err := checkID(d.ID); err != nil {
+		return err
+	}
+	if d.CreatedAt.IsZero() {
+		d.CreatedAt = tx.now
+	}
+	d.UpdatedAt = tx.now
+	v, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode document %s: %w", d.ID, err)
+	}
+	return tx.bucket(bucketDocs).Put([]byte(d.ID), v)
+}
+
+// UpdateDocument reads id, applies fn and writes it back.
+func (tx *Tx) UpdateDocument(id string, fn func(d *Document) error) (Document, error) {
+	d, err := tx.Document(id)
+	if err != nil {
+		return d, err
+	}
+	if err := fn(&d); err != nil {
+		return d, err
+	}
+	return d, tx.PutDocument(&d)
+}
+
+// Documents lists every document, newest first.
+func (tx *Tx) Documents() ([]Document, error) {
+	var out []Document
+	b := tx.bucket(bucketDocs)
+	if b == nil {
+		return nil, nil
+	}
+	err := b.ForEach(func(k, v []byte) error {
+		var d Document
+		if err := json.Unmarshal(v, &d); err != nil {
+			return fmt.Errorf("decode document %s: %w", k, err)
+		}
+		out = append(out, d)
+		return nil
+	})
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, err
+}
+
+// DeleteDocument removes the document record, its queue and in-flight entries, its progress,
+// its checkpoints and its cached records.
+func (tx *Tx) DeleteDocument(id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	if err := tx.dequeue(id); err != nil {
+		return err
+	}
+	if err := tx.bucket(bucketInflight).Delete([]byte(id)); err != nil {
+		return err
+	}
+	if _, err := countDelete(tx.bucket(bucketProgress), []byte(id+"/")); err != nil {
+		return err
+	}
+	if _, err := tx.DeleteCheckpoints(CheckpointPrefix(id)); err != nil {
+		return err
+	}
+	for _, prefix := range DocCachePrefixes(id) {
+		if _, err := tx.DeleteCache(prefix); err != nil {
+			return err
+		}
+	}
+	return tx.bucket(bucketDocs).Delete([]byte(id))
+}

@@ -1,0 +1,295 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Queue is the durable work queue of documents. The bbolt implementation (BoltQueue) is the
+// single-machine default; a distributed queue can take its place behind this interface.
+//
+// An id is in at most one place: queued, in flight, or neither.
+type Queue interface {
+	// Push queues id at prio. An id already queued is moved, never duplicated; an id in
+	// flight is taken out of flight (it goes back to waiting).
+	Push(ctx context.Context, id string, prio Priority, opts PushOptions) error
+	// Pop takes the first due item (priority, then first in first out) and marks it in
+	// flight. With nothing due it returns ErrQueueEmpty and, in the item's NotBefore, the
+	// time the next delayed item comes due (zero when there is none).
+	Pop(ctx context.Context) (QueueItem, error)
+	// Ack forgets an in-flight id: its work is finished (done or failed for good).
+	Ack(ctx context.Context, id string) error
+	// Remove drops id wherever it is. Removing an unknown id is not an error.
+	Remove(ctx context.Context, id string) error
+	// Recover puts every in-flight id back at the front of its priority. Called once at
+	// start, it is the resume after a crash: what a worker held when the process died.
+	Recover(ctx context.Context) ([]string, error)
+	// Stats counts what is queued and in flight.
+	Stats(ctx context.Context) (QueueStats, error)
+}
+
+// PushOptions modify Push.
+type PushOptions struct {
+	// Front puts the item ahead of everything of its priority (a forced or resumed document).
+	Front bool
+	// NotBefore delays the item (a retry waiting out its backoff).
+	NotBefore time.Time
+}
+
+// QueueItem is one popped (or delayed) entry.
+type QueueItem struct {
+	ID        string
+	Priority  Priority
+	NotBefore time.Time
+}
+
+// QueueStats is a snapshot of the queue.
+type QueueStats struct {
+	ByPriority [MaxPriority + 1]int `json:"by_priority"`
+	Delayed    int                  `json:"delayed"`
+	InFlight   int                  `json:"in_flight"`
+}
+
+// Queued is the number of queued items (delayed ones included).
+func (s QueueStats) Queued() int {
+	n := 0
+	for _, c := range s.ByPriority {
+		n += c
+	}
+	return n
+}
+
+type queueEntry struct {
+	ID        string    `json:"id"`
+	NotBefore time.Time `json:"not_before,omitempty"`
+}
+
+type inflightEntry struct {
+	Priority Priority  `json:"priority"`
+	Since    time.Time `json:"since"`
+}
+
+// Queue keys are a priority byte then a big-endian uint64, so a cursor walks them in priority
+// then sequence order. Ordinary pushes count up from 2^63; front pushes count down from it, so
+// the latest front push runs first.
+const seqMiddle = uint64(1) << 63
+
+var metaFrontSeq = []byte("queue_front_seq")
+
+func queueKey(prio Priority, seq uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = byte(prio)
+	binary.BigEndian.PutUint64(k[1:], seq)
+	return k
+}
+
+// Enqueue is Push inside a transaction, for callers that write other records with it.
+func (tx *Tx) Enqueue(id string, prio Priority, opts PushOptions) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	if prio > MaxPriority {
+		return fmt.Errorf("priority %d: must be 0 (high), 1 (normal) or 2 (low)", prio)
+	}
+	if err := tx.dequeue(id); err != nil {
+		return err
+	}
+	if err := tx.bucket(bucketInflight).Delete([]byte(id)); err != nil {
+		return err
+	}
+	q := tx.bucket(bucketQueue)
+	var seq uint64
+	if opts.Front {
+		meta := tx.bucket(bucketMeta)
+		n := uint64(0)
+		if v := meta.Get(metaFrontSeq); len(v) == 8 {
+			n = binary.BigEndian.Uint64(v)
+		}
+		n++
+		buf := make([]byte, 8)
+		binary.BigEndian.PutUint64(buf, n)
+		if err := meta.Put(metaFrontSeq, buf); err != nil {
+			return err
+		}
+		seq = seqMiddle - n
+	} else {
+		n, err := q.NextSequence()
+		if err != nil {
+			return err
+		}
+		seq = seqMiddle + n
+	}
+	key := queueKey(prio, seq)
+	v, err := json.Marshal(queueEntry{ID: id, NotBefore: opts.NotBefore})
+	if err != nil {
+		return err
+	}
+	if err := q.Put(key, v); err != nil {
+		return err
+	}
+	return tx.bucket(bucketQueueIDs).Put([]byte(id), key)
+}
+
+// dequeue removes id's queue entry, if any.
+func (tx *Tx) dequeue(id string) error {
+	ids := tx.bucket(bucketQueueIDs)
+	key := ids.Get([]byte(id))
+	if key == nil {
+		return nil
+	}
+	if err := tx.bucket(bucketQueue).Delete(clone(key)); err != nil {
+		return err
+	}
+	return ids.Delete([]byte(id))
+}
+
+// QueuePosition is id's 0-based place among queued items and its priority; ok is false when
+// id is not queued.
+func (tx *Tx) QueuePosition(id string) (pos int, prio Priority, ok bool) {
+	ids := tx.bucket(bucketQueueIDs)
+	if ids == nil {
+		return 0, 0, false
+	}
+	key := ids.Get([]byte(id))
+	if key == nil {
+		return 0, 0, false
+	}
+	c := tx.bucket(bucketQueue).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if string(k) == string(key) {
+			return pos, Priority(k[0]), true
+		}
+		pos++
+	}
+	return 0, 0, false
+}
+
+// InFlight reports whether a worker holds id.
+func (tx *Tx) InFlight(id string) bool {
+	b := tx.bucket(bucketInflight)
+	return b != nil && b.Get([]byte(id)) != nil
+}
+
+// BoltQueue is the Queue kept in the bbolt file.
+type BoltQueue struct{ db *DB }
+
+var _ Queue = (*BoltQueue)(nil)
+
+// NewBoltQueue returns the queue of db.
+func NewBoltQueue(db *DB) *BoltQueue { return &BoltQueue{db: db} }
+
+// Push implements Queue.
+func (q *BoltQueue) Push(ctx context.Context, id string, prio Priority, opts PushOptions) error {
+	return q.db.Update(ctx, func(tx *Tx) error { return tx.Enqueue(id, prio, opts) })
+}
+
+// Pop implements Queue.
+func (q *BoltQueue) Pop(ctx context.Context) (QueueItem, error) {
+	var item QueueItem
+	err := q.db.Update(ctx, func(tx *Tx) error {
+		var next time.Time
+		c := tx.bucket(bucketQueue).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var e queueEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode queue entry: %w", err)
+			}
+			if e.NotBefore.After(tx.now) {
+				if next.IsZero() || e.NotBefore.Before(next) {
+					next = e.NotBefore
+				}
+				continue
+			}
+			item = QueueItem{ID: e.ID, Priority: Priority(k[0])}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			if err := tx.bucket(bucketQueueIDs).Delete([]byte(e.ID)); err != nil {
+				return err
+			}
+			v, err := json.Marshal(inflightEntry{Priority: item.Priority, Since: tx.now})
+			if err != nil {
+				return err
+			}
+			return tx.bucket(bucketInflight).Put([]byte(e.ID), v)
+		}
+		item.NotBefore = next
+		return ErrQueueEmpty
+	})
+	return item, err
+}
+
+// Ack implements Queue.
+func (q *BoltQueue) Ack(ctx context.Context, id string) error {
+	return q.db.Update(ctx, func(tx *Tx) error { return tx.bucket(bucketInflight).Delete([]byte(id)) })
+}
+
+// Remove implements Queue.
+func (q *BoltQueue) Remove(ctx context.Context, id string) error {
+	return q.db.Update(ctx, func(tx *Tx) error {
+		if err := tx.dequeue(id); err != nil {
+			return err
+		}
+		return tx.bucket(bucketInflight).Delete([]byte(id))
+	})
+}
+
+// Recover implements Queue.
+func (q *BoltQueue) Recover(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := q.db.Update(ctx, func(tx *Tx) error {
+		ids = ids[:0]
+		type held struct {
+			id string
+			e  inflightEntry
+		}
+		var all []held
+		err := tx.bucket(bucketInflight).ForEach(func(k, v []byte) error {
+			var e inflightEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode in-flight entry %s: %w", k, err)
+			}
+			all = append(all, held{string(k), e})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		sort.Slice(all, func(i, j int) bool { return all[i].e.Since.Before(all[j].e.Since) })
+		// Oldest last: front pushes run latest-first, so the oldest in-flight item resumes first.
+		for i := len(all) - 1; i >= 0; i-- {
+			h := all[i]
+			if err := tx.Enqueue(h.id, h.e.Priority, PushOptions{Front: true}); err != nil {
+				return err
+			}
+			ids = append(ids, h.id)
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// Stats implements Queue.
+func (q *BoltQueue) Stats(ctx context.Context) (QueueStats, error) {
+	var s QueueStats
+	err := q.db.View(ctx, func(tx *Tx) error {
+		s = QueueStats{}
+		c := tx.bucket(bucketQueue).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if int(k[0]) < len(s.ByPriority) {
+				s.ByPriority[k[0]]++
+			}
+			var e queueEntry
+			if err := json.Unmarshal(v, &e); err == nil && e.NotBefore.After(tx.now) {
+				s.Delayed++
+			}
+		}
+		s.InFlight = tx.bucket(bucketInflight).Stats().KeyN
+		return nil
+	})
+	return s, err
+}
