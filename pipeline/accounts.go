@@ -65,33 +65,58 @@ func (s RuleSplitter) Split(ctx context.Context, pages []PageText) ([]Account, e
 	if err != nil {
 		return nil, err
 	}
-	seen := make([]map[string]int, len(accounts))
 	for i, m := range maps {
 		if m.AccountIndex < 0 {
 			continue
 		}
 		a := &accounts[m.AccountIndex]
 		a.Pages = append(a.Pages, m.Page)
-		if seen[m.AccountIndex] == nil {
-			seen[m.AccountIndex] = map[string]int{}
-		}
 		for _, h := range findHolders(parseRows(pages[i].Text)) {
-			k := nameKey(h)
-			if at, ok := seen[m.AccountIndex][k]; ok {
-				// Keep the best-written form: "Maria L. Gonzalez" over "MARIA L GONZALEZ".
-				if isUpper(a.Holders[at]) && !isUpper(h) {
-					a.Holders[at] = h
-				}
-				continue
-			}
-			seen[m.AccountIndex][k] = len(a.Holders)
-			a.Holders = append(a.Holders, h)
+			a.Holders = addHolder(a.Holders, h)
 		}
 	}
 	return accounts, nil
 }
 
 func isUpper(s string) bool { return s == strings.ToUpper(s) }
+
+// addHolder adds name to holders unless the same person is there already; then it keeps the
+// better-written form ("Maria L. Gonzalez" over "MARIA GONZALEZ").
+func addHolder(holders []string, name string) []string {
+	for i, h := range holders {
+		if sameName(h, name) {
+			if better(name, h) {
+				holders[i] = name
+			}
+			return holders
+		}
+	}
+	return append(holders, name)
+}
+
+// sameName reports whether two printings name the same person: the same first and last
+// names, and middle names or initials that agree where both have them.
+func sameName(a, b string) bool {
+	x, y := strings.Fields(nameKey(a)), strings.Fields(nameKey(b))
+	if len(x) < 2 || len(y) < 2 || x[0] != y[0] || x[len(x)-1] != y[len(y)-1] {
+		return false
+	}
+	mx, my := x[1:len(x)-1], y[1:len(y)-1]
+	for i := 0; i < len(mx) && i < len(my); i++ {
+		if mx[i][0] != my[i][0] {
+			return false
+		}
+	}
+	return true
+}
+
+// better prefers mixed case to capitals, then the longer form.
+func better(a, b string) bool {
+	if isUpper(a) != isUpper(b) {
+		return !isUpper(a)
+	}
+	return len(a) > len(b)
+}
 
 // notAccountPage recognises pages that belong to no account even in the middle of one.
 var notAccountPage = regexp.MustCompile(`(?i)cover\s*sheet|document\s+separator|separator\s+(?:sheet|page)|intentionally\s+(?:left\s+)?blank|table\s+of\s+contents|fax\s+cover|loan\s+(?:document\s+)?packet|document\s+package`)

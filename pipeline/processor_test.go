@@ -1,0 +1,615 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/store"
+	"github.com/idp/idp/testdata/gen"
+)
+
+func TestMain(m *testing.M) {
+	if err := pipeline.ReexecWithOMPLimit(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// env is a processor over a fresh data directory.
+type env struct {
+	dir  string
+	db   *store.DB
+	proc *pipeline.Processor
+	ocr  *pipeline.Tesseract
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newEnv opens a processor on dir (a new temporary directory when empty). deps may replace
+// parts; the test closes everything at its end.
+func newEnv(t *testing.T, dir string, cfg pipeline.Config, deps func(*pipeline.Deps)) *env {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PageWorkers == 0 {
+		cfg.PageWorkers = runtime.NumCPU()
+	}
+	ocr, err := pipeline.NewTesseract("eng", cfg.PageWorkers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	d := pipeline.Deps{
+		DB:       db,
+		Files:    store.NewDirBlob(dir),
+		Renderer: pipeline.FitzRenderer{},
+		OCR:      ocr,
+		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if deps != nil {
+		deps(&d)
+	}
+	proc, err := pipeline.New(cfg, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{dir: dir, db: db, proc: proc, ocr: ocr, logs: logs}
+	t.Cleanup(func() {
+		proc.Stop()
+		ocr.Close()
+		db.Close()
+		if t.Failed() {
+			t.Logf("processor log:\n%s", tail(logs.String(), 60))
+		}
+	})
+	return e
+}
+
+func tail(s string, lines int) string {
+	ls := strings.Split(s, "\n")
+	if len(ls) > lines {
+		ls = ls[len(ls)-lines:]
+	}
+	return strings.Join(ls, "\n")
+}
+
+func (e *env) submit(t *testing.T, name string, data []byte, prio store.Priority) string {
+	t.Helper()
+	sub, err := e.proc.Submit(context.Background(), name, bytes.NewReader(data), pipeline.SubmitOptions{Priority: prio})
+	if err != nil {
+		t.Fatalf("submit %s: %v", name, err)
+	}
+	return sub.Document.ID
+}
+
+// wait returns when every id is completed or failed.
+func (e *env) wait(t *testing.T, timeout time.Duration, ids ...string) map[string]store.Document {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out := map[string]store.Document{}
+		err := e.db.View(context.Background(), func(tx *store.Tx) error {
+			for _, id := range ids {
+				d, err := tx.Document(id)
+				if err != nil {
+					return err
+				}
+				if d.Status == store.StatusCompleted || d.Status == store.StatusFailed {
+					out[id] = d
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) == len(ids) {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("documents not done after %s: %d of %d", timeout, len(out), len(ids))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (e *env) start(t *testing.T) {
+	t.Helper()
+	if err := e.proc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func generate(t *testing.T, opts gen.Options) *gen.Packet {
+	t.Helper()
+	p, err := gen.Generate(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestAccuracy runs generated packets through the real pipeline (MuPDF, Tesseract, the rule
+// extractor) and holds the scores to the bar: born-digital page -> account accuracy >= 0.97
+// and field F1 >= 0.95; scanned >= 0.90 and >= 0.85.
+func TestAccuracy(t *testing.T) {
+	tests := []struct {
+		name         string
+		seeds        []uint64
+		scanned      bool
+		minPageAcc   float64
+		minFieldF1   float64
+		timeoutPerPg time.Duration
+	}{
+		{"born-digital", []uint64{11, 12, 13, 14, 15, 16, 17, 18}, false, 0.97, 0.95, time.Second},
+		{"scanned", []uint64{21, 22}, true, 0.90, 0.85, 20 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, "", pipeline.Config{}, nil)
+			truth := map[string]pipeline.Result{}
+			var ids []string
+			pages := 0
+			for _, seed := range tt.seeds {
+				accounts := 0
+				if tt.scanned {
+					accounts = 2 + int(seed%2)
+				}
+				p := generate(t, gen.Options{Seed: seed, Scanned: tt.scanned, Accounts: accounts})
+				id := e.submit(t, fmt.Sprintf("packet-%d.pdf", seed), p.PDF, store.PriorityNormal)
+				truth[id] = p.Truth
+				ids = append(ids, id)
+				pages += p.Truth.TotalPages
+			}
+			e.start(t)
+			docs := e.wait(t, time.Minute+time.Duration(pages)*tt.timeoutPerPg, ids...)
+			scores := pipeline.NewScores()
+			for _, id := range ids {
+				if docs[id].Status != store.StatusCompleted {
+					t.Fatalf("%s %s: %s", id, docs[id].Status, docs[id].Error)
+				}
+				got, err := e.proc.Result(context.Background(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.TotalPages != truth[id].TotalPages || len(got.Pages) != got.TotalPages {
+					t.Errorf("%s: %d pages, %d page results; want %d", id, got.TotalPages, len(got.Pages), truth[id].TotalPages)
+				}
+				scores.Add(got, truth[id])
+			}
+			var b strings.Builder
+			scores.Print(&b)
+			t.Logf("%d documents, %d pages\n%s", len(ids), pages, b.String())
+			if acc := scores.PageAccuracy(); acc < tt.minPageAcc {
+				t.Errorf("page -> account accuracy %.3f < %.2f", acc, tt.minPageAcc)
+			}
+			if f1 := scores.Overall().F1(); f1 < tt.minFieldF1 {
+				t.Errorf("field F1 %.3f < %.2f", f1, tt.minFieldF1)
+			}
+		})
+	}
+}
+
+// pdfWith returns a minimal PDF whose page tree says what claims says: a page count, a page
+// size. Such files are a few hundred bytes and must be refused before anything is rendered.
+func pdfWith(count int, mediaBox string) []byte {
+	var b bytes.Buffer
+	var offs []int
+	obj := func(s string) {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), s)
+	}
+	b.WriteString("%PDF-1.4\n")
+	obj("<< /Type /Catalog /Pages 2 0 R >>")
+	obj(fmt.Sprintf("<< /Type /Pages /Kids [3 0 R] /Count %d >>", count))
+	obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox %s /Contents 4 0 R >>", mediaBox))
+	stream := "BT /F1 12 Tf 72 720 Td (hello) Tj ET"
+	obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(stream), stream))
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
+	return b.Bytes()
+}
+
+// TestBadInput: each bad file fails alone, with a clear reason, and a good document submitted
+// with them completes.
+func TestBadInput(t *testing.T) {
+	good := generate(t, gen.Options{Seed: 3, Accounts: 2})
+	encrypted, err := os.ReadFile(filepath.Join("..", "testdata", "corpus", "good", "libreoffice-writer-password.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, "", pipeline.Config{MaxPages: 500, MaxPagePixels: 40_000_000, MaxFileBytes: 8 << 20}, nil)
+
+	refused := []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"empty", nil, pipeline.ErrNotPDF},
+		{"not a PDF", []byte("PK\x03\x04 this is a zip file"), pipeline.ErrNotPDF},
+		{"too large", append([]byte("%PDF-1.4\n"), make([]byte, 9<<20)...), pipeline.ErrTooLarge},
+	}
+	for _, tt := range refused {
+		_, err := e.proc.Submit(context.Background(), tt.name, bytes.NewReader(tt.data), pipeline.SubmitOptions{})
+		if !errors.Is(err, tt.want) {
+			t.Errorf("%s: submit = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+
+	failing := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"truncated", good.PDF[:len(good.PDF)/3], "page"},
+		{"encrypted", encrypted, "encrypted"},
+		{"a billion pages", pdfWith(1_000_000_000, "[0 0 612 792]"), "--max-pages"},
+		{"a page 200 inches wide", pdfWith(1, "[0 0 14400 14400]"), "--max-page-pixels"},
+		{"garbage after the header", append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("garbage "), 100)...), "not a readable PDF"},
+	}
+	ids := map[string]string{}
+	for _, tt := range failing {
+		ids[tt.name] = e.submit(t, tt.name+".pdf", tt.data, store.PriorityNormal)
+	}
+	goodID := e.submit(t, "good.pdf", good.PDF, store.PriorityLow)
+	e.start(t)
+	all := []string{goodID}
+	for _, id := range ids {
+		all = append(all, id)
+	}
+	docs := e.wait(t, 2*time.Minute, all...)
+	for _, tt := range failing {
+		d := docs[ids[tt.name]]
+		t.Logf("%s: %s: %s", tt.name, d.Status, d.Error)
+		if d.Status != store.StatusFailed || !strings.Contains(d.Error, tt.want) {
+			t.Errorf("%s: status %s, error %q; want failed mentioning %q", tt.name, d.Status, d.Error, tt.want)
+		}
+		if d.Attempts != 1 {
+			t.Errorf("%s: %d attempts; a bad file is not retried", tt.name, d.Attempts)
+		}
+	}
+	if d := docs[goodID]; d.Status != store.StatusCompleted {
+		t.Errorf("the good document beside them: %s %s", d.Status, d.Error)
+	}
+}
+
+// TestCorpus runs every real PDF of testdata/corpus (from other projects; see its README):
+// the valid ones complete, except the password-protected one, which fails as encrypted; the
+// malformed ones complete (MuPDF repairs many) or fail with a reason, in time, and the
+// processor carries on.
+func TestCorpus(t *testing.T) {
+	root := filepath.Join("..", "testdata", "corpus")
+	files, err := filepath.Glob(filepath.Join(root, "*", "*.pdf"))
+	if err != nil || len(files) < 70 {
+		t.Fatalf("corpus: %d files, %v", len(files), err)
+	}
+	e := newEnv(t, "", pipeline.Config{DocTimeout: 3 * time.Minute, PageTimeout: time.Minute}, nil)
+	ids := map[string]string{}
+	var all []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, err := e.proc.Submit(context.Background(), filepath.Base(f), bytes.NewReader(data), pipeline.SubmitOptions{})
+		if err != nil {
+			// Refused at the door (qpdf-bad1.pdf is five bytes, no header): that is a clear
+			// failure too.
+			if !errors.Is(err, pipeline.ErrNotPDF) || !strings.Contains(f, "bad") {
+				t.Errorf("%s: submit: %v", f, err)
+			}
+			continue
+		}
+		ids[f] = sub.Document.ID
+		all = append(all, sub.Document.ID)
+	}
+	e.start(t)
+	started := time.Now()
+	docs := e.wait(t, 15*time.Minute, all...)
+	completed, failed := 0, 0
+	for f, id := range ids {
+		d := docs[id]
+		rel, _ := filepath.Rel(root, f)
+		switch {
+		case strings.HasSuffix(f, "libreoffice-writer-password.pdf"):
+			if d.Status != store.StatusFailed || !strings.Contains(d.Error, "encrypted") {
+				t.Errorf("%s: %s %q, want failed as encrypted", rel, d.Status, d.Error)
+			}
+		case strings.HasPrefix(rel, "good"):
+			if d.Status != store.StatusCompleted {
+				t.Errorf("%s: %s %q, want completed", rel, d.Status, d.Error)
+			}
+		default:
+			if d.Status == store.StatusFailed && strings.TrimSpace(d.Error) == "" {
+				t.Errorf("%s: failed without a reason", rel)
+			}
+		}
+		if d.Status == store.StatusCompleted {
+			completed++
+		} else {
+			failed++
+		}
+	}
+	t.Logf("%d files: %d completed, %d failed, in %s", len(ids), completed, failed, time.Since(started).Round(time.Second))
+
+	// And the processor is still fine.
+	p := generate(t, gen.Options{Seed: 5, Accounts: 2})
+	id := e.submit(t, "after.pdf", p.PDF, store.PriorityHigh)
+	if d := e.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+		t.Errorf("a document after the corpus: %s %s", d.Status, d.Error)
+	}
+}
+
+// countingExtractor wraps the rule extractor, counting calls per page, optionally slowly or
+// failing.
+type countingExtractor struct {
+	version string
+	delay   time.Duration
+	fail    error
+	calls   atomic.Int64
+	mu      sync.Mutex
+	pages   map[int]int
+}
+
+func (c *countingExtractor) Extract(ctx context.Context, in pipeline.ExtractInput) (pipeline.Extraction, error) {
+	c.calls.Add(1)
+	c.mu.Lock()
+	if c.pages == nil {
+		c.pages = map[int]int{}
+	}
+	c.pages[in.Page]++
+	c.mu.Unlock()
+	if c.delay > 0 {
+		select {
+		case <-time.After(c.delay):
+		case <-ctx.Done():
+			return pipeline.Extraction{}, ctx.Err()
+		}
+	}
+	if c.fail != nil {
+		return pipeline.Extraction{}, c.fail
+	}
+	return pipeline.RulesExtractor{}.Extract(ctx, in)
+}
+
+func (c *countingExtractor) Version() string { return c.version }
+func (c *countingExtractor) Name() string    { return "counting" }
+
+func (c *countingExtractor) perPage() map[int]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[int]int{}
+	for k, v := range c.pages {
+		out[k] = v
+	}
+	return out
+}
+
+// TestVersionAware: a record made by another version of its stage is recomputed; a change to
+// the extractor re-runs stage 4 only, a change to the DPI every stage.
+func TestVersionAware(t *testing.T) {
+	dir := t.TempDir()
+	p := generate(t, gen.Options{Seed: 9, Accounts: 3})
+	n := p.Truth.TotalPages
+	run := func(cfg pipeline.Config, ex pipeline.Extractor) pipeline.CountersSnapshot {
+		t.Helper()
+		e := newEnv(t, dir, cfg, func(d *pipeline.Deps) { d.Extractor = ex })
+		id := e.submit(t, "p.pdf", p.PDF, store.PriorityNormal)
+		e.start(t)
+		if d := e.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+			t.Fatalf("%s: %s", d.Status, d.Error)
+		}
+		e.proc.Stop()
+		c := e.proc.Counters()
+		e.ocr.Close()
+		e.db.Close()
+		return c
+	}
+	first := run(pipeline.Config{}, &countingExtractor{version: "x/1"})
+	if got := first.Pages[pipeline.StageOCR]["done"]; got != int64(n) {
+		t.Fatalf("first run read %d pages, want %d", got, n)
+	}
+	same := run(pipeline.Config{}, &countingExtractor{version: "x/1"})
+	if len(same.Pages) != 0 || same.StageRuns[pipeline.StageSplit] != 0 {
+		t.Errorf("unchanged configuration recomputed: %+v", same)
+	}
+	model := &countingExtractor{version: "x/2"}
+	changed := run(pipeline.Config{}, model)
+	if got := changed.Pages[pipeline.StageOCR]["done"]; got != 0 {
+		t.Errorf("another extractor re-read %d pages; stages 1-3 must stay cached", got)
+	}
+	if changed.StageRuns[pipeline.StageSplit] != 0 || changed.StageRuns[pipeline.StageAnalysis] != 0 {
+		t.Errorf("another extractor re-ran stages 2-3: %v", changed.StageRuns)
+	}
+	if got := model.calls.Load(); got != int64(n) {
+		t.Errorf("another extractor ran on %d pages, want %d", got, n)
+	}
+	dpi := run(pipeline.Config{OCRDPI: 200}, &countingExtractor{version: "x/2"})
+	if got := dpi.Pages[pipeline.StageOCR]["done"]; got != int64(n) {
+		t.Errorf("another DPI re-read %d pages, want all %d", got, n)
+	}
+	if dpi.StageRuns[pipeline.StageSplit] != 1 || dpi.Pages[pipeline.StageExtraction]["done"] != int64(n) {
+		t.Errorf("another DPI must re-run every later stage: %+v", dpi)
+	}
+}
+
+// TestAttempts: a transient failure is retried with backoff and recorded; after the last
+// try the document fails with the reason. A document that was in flight when the process died
+// three times fails without a fourth try.
+func TestAttempts(t *testing.T) {
+	p := generate(t, gen.Options{Seed: 4, Accounts: 2})
+	flaky := &countingExtractor{version: "flaky/1", fail: errors.New("model endpoint reset the connection")}
+	e := newEnv(t, "", pipeline.Config{MaxAttempts: 3, RetryBase: time.Millisecond, RetryMax: 50 * time.Millisecond},
+		func(d *pipeline.Deps) { d.Extractor = flaky })
+	id := e.submit(t, "p.pdf", p.PDF, store.PriorityNormal)
+	e.start(t)
+	d := e.wait(t, time.Minute, id)[id]
+	if d.Status != store.StatusFailed || d.Attempts != 3 || !strings.Contains(d.Error, "reset the connection") {
+		t.Errorf("status %s after %d attempts: %q; want failed after 3 with the reason", d.Status, d.Attempts, d.Error)
+	}
+	if len(d.Errors) != 3 {
+		t.Errorf("recorded %d attempt errors, want 3: %+v", len(d.Errors), d.Errors)
+	}
+	st, err := e.proc.Status(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Stage != pipeline.StageFailed || st.Stages[pipeline.StageExtraction].Status != string(store.StageFailed) ||
+		st.Stages[pipeline.StageOCR].Status != string(store.StageCompleted) {
+		t.Errorf("status = %+v", st)
+	}
+
+	// Three deaths: the document was taken three times and never finished.
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	killer := store.Document{ID: "0123456789abcdef01234567", FileName: "killer.pdf", Status: store.StatusProcessing, Attempts: 3, Stage: pipeline.StageOCR}
+	err = db.Update(ctx, func(tx *store.Tx) error { return tx.PutDocument(&killer) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := store.NewBoltQueue(db)
+	if err := q.Push(ctx, killer.ID, store.PriorityNormal, store.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Pop(ctx); err != nil { // a worker holds it when the process dies
+		t.Fatal(err)
+	}
+	db.Close()
+	e2 := newEnv(t, dir, pipeline.Config{}, nil)
+	e2.start(t)
+	d = e2.wait(t, 30*time.Second, killer.ID)[killer.ID]
+	if d.Status != store.StatusFailed || !strings.Contains(d.Error, "gave up after 3 attempts") || !strings.Contains(d.Error, pipeline.StageOCR) {
+		t.Errorf("killer: %s %q", d.Status, d.Error)
+	}
+}
+
+// TestGracefulStop: stopping in the middle of stage 4 keeps every finished page, puts the
+// document back at the front without counting the try, and the next start computes only the
+// pages that were not finished.
+func TestGracefulStop(t *testing.T) {
+	dir := t.TempDir()
+	p := generate(t, gen.Options{Seed: 8, Accounts: 3, MinPages: 16})
+	n := p.Truth.TotalPages
+	slow := &countingExtractor{version: "slow/1", delay: 150 * time.Millisecond}
+	e := newEnv(t, dir, pipeline.Config{PageWorkers: 2, StopTimeout: 5 * time.Second}, func(d *pipeline.Deps) { d.Extractor = slow })
+	id := e.submit(t, "p.pdf", p.PDF, store.PriorityNormal)
+	events, unsubscribe := e.proc.Broker().Subscribe(1024)
+	e.start(t)
+	pagesDone := 0
+	for ev := range events {
+		if ev.Type == pipeline.EventPage && ev.Stage == pipeline.StageExtraction {
+			pagesDone++
+			if pagesDone == 4 {
+				break
+			}
+		}
+	}
+	unsubscribe()
+	e.proc.Stop()
+	first := slow.perPage()
+	var d store.Document
+	_ = e.db.View(context.Background(), func(tx *store.Tx) error { d, _ = tx.Document(id); return nil })
+	if d.Status != store.StatusQueued || d.Attempts != 0 {
+		t.Fatalf("after stop: %s with %d attempts; want queued, try not counted", d.Status, d.Attempts)
+	}
+	if len(first) >= n {
+		t.Fatalf("all %d pages ran before the stop; the test needs a slower extractor", n)
+	}
+	cached := 0
+	for page := range n {
+		if _, err := e.proc.PageData(context.Background(), id, page); err == nil {
+			cached++
+		}
+	}
+	if cached != len(first) {
+		t.Errorf("%d pages were extracted but %d are cached: a page started before the stop must finish and be kept", len(first), cached)
+	}
+	e.ocr.Close()
+	e.db.Close()
+
+	again := &countingExtractor{version: "slow/1"}
+	e2 := newEnv(t, dir, pipeline.Config{}, func(d *pipeline.Deps) { d.Extractor = again })
+	e2.start(t)
+	if d := e2.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+		t.Fatalf("after restart: %s %s", d.Status, d.Error)
+	}
+	for page, c := range again.perPage() {
+		if first[page] > 0 {
+			t.Errorf("page %d was extracted again after the restart (%d times)", page, c)
+		}
+	}
+	if got := len(again.perPage()) + len(first); got != n {
+		t.Errorf("pages extracted across both runs: %d, want %d", got, n)
+	}
+	if c := e2.proc.Counters(); c.Pages[pipeline.StageOCR]["done"] != 0 {
+		t.Errorf("OCR ran again on %d pages after the restart", c.Pages[pipeline.StageOCR]["done"])
+	}
+}
+
+// TestPriorityOrder: with one worker, documents run by priority, then first in first out.
+func TestPriorityOrder(t *testing.T) {
+	e := newEnv(t, "", pipeline.Config{Workers: 1}, nil)
+	var ids []string
+	for i, prio := range []store.Priority{store.PriorityLow, store.PriorityNormal, store.PriorityHigh, store.PriorityNormal} {
+		p := generate(t, gen.Options{Seed: uint64(30 + i), Accounts: 2})
+		ids = append(ids, e.submit(t, fmt.Sprintf("p%d.pdf", i), p.PDF, prio))
+	}
+	events, unsubscribe := e.proc.Broker().Subscribe(4096)
+	defer unsubscribe()
+	e.start(t)
+	var order []string
+	for ev := range events {
+		if ev.Type == pipeline.EventStarted {
+			order = append(order, ev.DocID)
+			if len(order) == len(ids) {
+				break
+			}
+		}
+	}
+	want := []string{ids[2], ids[1], ids[3], ids[0]}
+	if strings.Join(order, ",") != strings.Join(want, ",") {
+		t.Errorf("order = %v, want %v (high, normal in arrival order, low)", order, want)
+	}
+}
