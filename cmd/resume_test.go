@@ -107,7 +107,7 @@ func TestResumeAfterKill9(t *testing.T) {
 		killAt  int
 		workers string
 	}{
-		{"in OCR extraction", gen.Options{Seed: 41, Accounts: 2, Scanned: true, ScanDPI: 150}, "OCR'd page", 2, "1"},
+		{"in OCR extraction", gen.Options{Seed: 41, Accounts: 3, Scanned: true, ScanDPI: 150}, "OCR'd page", 3, "1"},
 		{"in extraction", gen.Options{Seed: 42, Accounts: 3, MinPages: 240}, "Processed and cached page", 25, "2"},
 	}
 	for _, tt := range tests {

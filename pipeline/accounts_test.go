@@ -8,15 +8,15 @@ import (
 
 func TestRuleSplitter(t *testing.T) {
 	pages := []string{
-		"LOAN PACKET COVER SHEET\nReference No. 20231114-0098",                                             // 0: cover
+		"LOAN PACKET COVER SHEET\nReference No. 20231114-0098",                                          // 0: cover
 		"MARIA GONZALEZ" + CellSep + "Account Number: 4401-2231-0097\n12 ELM ST\nSPRINGFIELD, IL 62704", // 1
-		"TRANSACTION DETAIL (continued)\n05/22" + CellSep + "6503364258721194" + CellSep + "130.50",      // 2: continues 1
-		"Account ending in 0097\nTRANSACTION DETAIL",                                                     // 3: partial
-		"DOCUMENT SEPARATOR\nThis page intentionally left blank",                                         // 4: separator
-		"Owner 1: Wei Chen\nAcct # 5555-6666-77",                                                         // 5
-		"Signature of Owner 1",                                                                           // 6: continues 5
-		"Loan Number: 0012345678\nBorrower Name: Priya Patel\nCo-Borrower Name: Wei Chen",                // 7
-		"Owner: Maria L. Gonzalez\nACCOUNT NUMBER: 440122310097",                                         // 8: account 0 again
+		"TRANSACTION DETAIL (continued)\n05/22" + CellSep + "6503364258721194" + CellSep + "130.50",     // 2: continues 1
+		"Account ending in 0097\nTRANSACTION DETAIL",                                                    // 3: partial
+		"DOCUMENT SEPARATOR\nThis page intentionally left blank",                                        // 4: separator
+		"Owner 1: Wei Chen\nAcct # 5555-6666-77",                                                        // 5
+		"Signature of Owner 1",                                                                          // 6: continues 5
+		"Loan Number: 0012345678\nBorrower Name: Priya Patel\nCo-Borrower Name: Wei Chen",               // 7
+		"Owner: Maria L. Gonzalez\nACCOUNT NUMBER: 440122310097",                                        // 8: account 0 again
 	}
 	var in []PageText
 	for i, p := range pages {
