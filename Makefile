@@ -59,7 +59,7 @@ lint: deps ## go vet, gofmt and staticcheck
 
 .PHONY: bench
 bench: test-deps ## benchmarks: pages/s against a mutool+tesseract baseline, peak RSS
-	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 60m ./pipeline/
+	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 80m ./pipeline/ ./cmd/
 
 .PHONY: samples
 samples: ## regenerate the committed sample packets in testdata/packets

@@ -23,7 +23,7 @@ var (
 )
 
 // idpBinary builds the real binary once per test run.
-func idpBinary(t *testing.T) string {
+func idpBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "idp-bin-")

@@ -43,6 +43,7 @@ func parseRows(text string) []row {
 var accountLabel = regexp.MustCompile(`(?i)\b(?:` +
 	`l[o0]an(?:\s+acc[o0]unt)?\s*(?:n[uo0]mb[e3]r|n[o0]\.?|num\.?|#|ff|H\b)` +
 	`|(?:acc[o0]unt|acct\.?|a/c)\s*(?:n[uo0]mb[e3]r|n[o0]\.?|num\.?|#|ff|H\b)` +
+	`|acc[o0]unt\s*:` +
 	`)\s*[:.#]?\s*`)
 
 // accountValue is an account number right after its label: digits (and the letters OCR
@@ -68,26 +69,63 @@ type accountRef struct {
 func findAccountRefs(rows []row) []accountRef {
 	var refs []accountRef
 	for i, r := range rows {
-		line := r.text()
-		for _, m := range accountLabel.FindAllStringIndex(line, -1) {
-			label := strings.TrimSpace(line[m[0]:m[1]])
-			rest := line[m[1]:]
-			// The value is in the same cell or the next one; a label that ends its row may
-			// have its value on the next row.
-			v, ok := accountNumberAt(strings.TrimPrefix(strings.TrimSpace(rest), strings.TrimSpace(CellSep)))
-			if !ok && strings.TrimSpace(rest) == "" && i+1 < len(rows) {
-				v, ok = accountNumberAt(rows[i+1].cells[0])
+		for j, c := range r.cells {
+			for _, m := range accountLabel.FindAllStringIndex(c, -1) {
+				label := strings.TrimSpace(c[m[0]:m[1]])
+				for _, v := range valueCandidates(rows, i, j, c[m[1]:]) {
+					if num, ok := accountNumberAt(v); ok {
+						refs = append(refs, accountRef{Printed: num, Digits: digitsOnly(num), Label: label})
+						break
+					}
+				}
 			}
-			if ok {
-				refs = append(refs, accountRef{Printed: v, Digits: digitsOnly(v), Label: label})
+			for _, m := range accountSuffix.FindAllStringSubmatch(c, -1) {
+				d := ocrDigit.Replace(m[1])
+				refs = append(refs, accountRef{Printed: d, Digits: d, Label: strings.TrimSpace(m[0]), Suffix: true})
 			}
-		}
-		for _, m := range accountSuffix.FindAllStringSubmatch(line, -1) {
-			d := ocrDigit.Replace(m[1])
-			refs = append(refs, accountRef{Printed: d, Digits: d, Label: strings.TrimSpace(m[0]), Suffix: true})
 		}
 	}
 	return refs
+}
+
+// valueCandidates are the places the value of a label in rows[i].cells[j] may be, best
+// first: the rest of its cell; or, when the label ends its cell, the next cell of the row,
+// then the cell below it (a form's box puts the value under its label), then the other
+// cells of the row below.
+func valueCandidates(rows []row, i, j int, rest string) []string {
+	if rest = strings.TrimSpace(strings.TrimLeft(rest, ":;.#- ")); rest != "" {
+		return []string{rest}
+	}
+	var out []string
+	if j+1 < len(rows[i].cells) && !labelLike(rows[i].cells[j+1]) {
+		out = append(out, rows[i].cells[j+1])
+	}
+	if i+1 < len(rows) {
+		below := rows[i+1].cells
+		if j < len(below) && !labelLike(below[j]) {
+			out = append(out, below[j])
+		}
+		for k, c := range below {
+			if k != j && !labelLike(c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// labelLike reports whether a cell reads as a label rather than a value: it ends with a
+// colon, or it is a few capitalised words without digits that are not a name ("ACCOUNT
+// TYPE").
+func labelLike(s string) bool {
+	s = strings.TrimSpace(s)
+	if strings.HasSuffix(s, ":") {
+		return true
+	}
+	if s != strings.ToUpper(s) || strings.ContainsAny(s, "0123456789") || len(strings.Fields(s)) > 5 {
+		return false
+	}
+	return !looksLikeName(s)
 }
 
 // accountNumberAt reads an account number at the start of s.
@@ -134,9 +172,10 @@ func digitsOnly(s string) string {
 
 // --- labelled values ---
 
-// labelled finds cells that start with a label matching re (anchored at the start of a cell)
-// and returns each value: the rest of the cell, or the next cell of the row when the label
-// stands alone. skip, when non-nil, rejects a match by its label text.
+// labelled finds cells that start with a label matching re and returns each value: the rest
+// of the cell after a colon, or, when the label stands alone in its cell, the next cell of
+// the row or the cell below (valueCandidates). skip, when non-nil, rejects a match by its
+// label text.
 func labelled(rows []row, re *regexp.Regexp, skip *regexp.Regexp) []labelHit {
 	var hits []labelHit
 	for i, r := range rows {
@@ -145,36 +184,39 @@ func labelled(rows []row, re *regexp.Regexp, skip *regexp.Regexp) []labelHit {
 			if m == nil || m[0] != 0 {
 				continue
 			}
-			if skip != nil && skip.MatchString(c[:m[1]]) {
+			label := c[:m[1]]
+			if skip != nil && skip.MatchString(label) {
 				continue
 			}
-			v := strings.TrimSpace(strings.TrimLeft(c[m[1]:], ":;.- "))
-			cell := j
-			if v == "" && j+1 < len(r.cells) {
-				cell = j + 1
-				v = r.cells[cell]
+			rest := strings.TrimSpace(strings.TrimLeft(c[m[1]:], ":;.- "))
+			if rest != "" && !strings.ContainsAny(label, ":;") {
+				continue // "Name Change Request": a word, not a label
 			}
-			hits = append(hits, labelHit{row: i, cell: cell, value: v, label: c[:m[1]]})
+			if vs := valueCandidates(rows, i, j, rest); len(vs) > 0 {
+				hits = append(hits, labelHit{row: i, cell: j, values: vs, label: label})
+			}
 		}
 	}
 	return hits
 }
 
+// labelHit is a label and the candidates for its value, best first; the caller takes the
+// first that reads as what it expects.
 type labelHit struct {
 	row, cell int
-	value     string
+	values    []string
 	label     string
 }
 
 // --- names ---
 
 var holderLabel = regexp.MustCompile(`(?i)^(?:` +
-	`(?:primary\s+|joint\s+|secondary\s+)?(?:account\s+)?(?:owner|holder)s?(?:\s*\(s\))?(?:\s*#?\s*\d)?(?:\s+name)?` +
+	`(?:primary\s+|joint\s+|secondary\s+)?(?:account\s+)?(?:owner|holder)s?(?:\s*\(s\))?(?:\s*#?\s*\d)?(?:\s+names?(?:\s*\(s\))?)?` +
 	`|co[- ]?owner(?:\s+name)?` +
 	`|(?:co[- ]?)?borrower(?:'?s)?(?:\s+name)?` +
 	`|(?:co[- ]?)?applicant(?:'?s)?(?:\s+name)?` +
-	`|customer\s+name|name\s*\(s\)(?:\s+on\s+account)?|names?` +
-	`)\s*[:;]`)
+	`|customer\s+name|names?\s*\(s\)(?:\s+on\s+(?:the\s+)?account)?|names?` +
+	`)(?:\s*[:;]|\s*$)`)
 
 // notHolder rejects labels that name someone who is not an owner.
 var notHolder = regexp.MustCompile(`(?i)employer|signer|verified|prepared|officer|banker|beneficiar|bank|branch|company|business`)
@@ -198,9 +240,18 @@ func findHolders(rows []row) []string {
 		}
 	}
 	for _, h := range labelled(rows, holderLabel, notHolder) {
-		for _, part := range nameSplit.Split(h.value, -1) {
-			if looksLikeName(part) {
-				add(part)
+		for _, v := range h.values {
+			var found []string
+			for _, part := range nameSplit.Split(v, -1) {
+				if looksLikeName(part) {
+					found = append(found, part)
+				}
+			}
+			if len(found) > 0 {
+				for _, n := range found {
+					add(n)
+				}
+				break
 			}
 		}
 	}
@@ -284,7 +335,10 @@ var streetLine = regexp.MustCompile(`(?i)^(?:\d+[A-Za-z]?\s+[A-Za-z0-9 .'#-]+|p\
 // 62704".
 var inlineAddress = regexp.MustCompile(`^(\d+[A-Za-z]?\s+[A-Za-z0-9 .'#-]+?),\s*([A-Za-z][A-Za-z .'-]*?),?\s+([A-Z]{2})\.?,?\s+(\d{5}(?:-\d{4})?)$`)
 
-var addressLabel = regexp.MustCompile(`(?i)^(?:(?:mailing|present|current|residential|home|street|customer|permanent)\s+)?address\s*[:;]`)
+var addressLabel = regexp.MustCompile(`(?i)^(?:(?:mailing|present|current|residential|home|street|customer|permanent)\s+)?address(?:\s*[:;]|\s*$)`)
+
+// cityLabel is the label of a separate city line: "City, State ZIP:", "City/State/Zip:".
+var cityLabel = regexp.MustCompile(`(?i)^city\s*[,/]?\s*(?:state|st)\.?\s*[,/]?\s*(?:zip|postal)(?:\s*code)?\s*[:;]?\s*`)
 
 func formatAddress(street, city, state, zip string) string {
 	return strings.Join(strings.Fields(street), " ") + ", " + strings.Join(strings.Fields(city), " ") + ", " + state + " " + zip
@@ -295,16 +349,22 @@ func formatAddress(street, city, state, zip string) string {
 // mailing block. Property, employer and bank addresses are not the customer's.
 func findAddress(rows []row) string {
 	for _, h := range labelled(rows, addressLabel, nil) {
-		v := strings.TrimSpace(h.value)
-		if m := inlineAddress.FindStringSubmatch(v); m != nil {
-			return formatAddress(m[1], m[2], m[3], m[4])
-		}
-		if streetLine.MatchString(v) && h.row+1 < len(rows) {
-			// The city line sits below the street, in the same column: the next row's cell
-			// that reads as a city line.
-			for _, c := range rows[h.row+1].cells {
-				if m := cityLine.FindStringSubmatch(c); m != nil {
-					return formatAddress(v, m[1], m[2], m[3])
+		for _, v := range h.values {
+			v = strings.TrimSpace(v)
+			if m := inlineAddress.FindStringSubmatch(v); m != nil {
+				return formatAddress(m[1], m[2], m[3], m[4])
+			}
+			if !streetLine.MatchString(v) {
+				continue
+			}
+			// The city line sits below the street: on the next row, or the one after when
+			// the street itself was below its label; it may carry its own label.
+			for k := h.row + 1; k < len(rows) && k <= h.row+2; k++ {
+				for _, c := range rows[k].cells {
+					c = cityLabel.ReplaceAllString(c, "")
+					if m := cityLine.FindStringSubmatch(strings.TrimSpace(c)); m != nil {
+						return formatAddress(v, m[1], m[2], m[3])
+					}
 				}
 			}
 		}
@@ -357,7 +417,7 @@ func hasLetters(s string) bool {
 
 // --- phone numbers ---
 
-var phoneLabel = regexp.MustCompile(`(?i)^(?:(?:home|cell|mobile|daytime|evening|primary|contact|customer)\s+)?(?:phone|telephone|tel\.?|ph\.?)(?:\s+(?:number|no\.?|#))?\s*[:;]`)
+var phoneLabel = regexp.MustCompile(`(?i)^(?:(?:home|cell|mobile|daytime|evening|primary|contact|customer)\s+)?(?:phone|telephone|tel\.?|ph\.?)(?:\s+(?:number|no\.?|#))?(?:\s*[:;]|\s*$)`)
 
 var notCustomerPhone = regexp.MustCompile(`(?i)employer|work|business|office|bank|branch|fax|service|toll`)
 
@@ -367,10 +427,12 @@ var phoneValue = regexp.MustCompile(`(?:\+?1[\s.-]?)?\(?[0-9OoIlSB]{3}\)?[\s.-]?
 // employer's, the bank's or a service line is not the customer's.
 func findPhone(rows []row) string {
 	for _, h := range labelled(rows, phoneLabel, notCustomerPhone) {
-		if m := phoneValue.FindString(h.value); m != "" {
-			m = strings.TrimSpace(m)
-			if d := digitsOnly(ocrDigit.Replace(m)); len(d) >= 10 {
-				return ocrDigit.Replace(m)
+		for _, v := range h.values {
+			if m := phoneValue.FindString(v); m != "" {
+				m = strings.TrimSpace(m)
+				if d := digitsOnly(ocrDigit.Replace(m)); len(d) >= 10 {
+					return ocrDigit.Replace(m)
+				}
 			}
 		}
 	}

@@ -30,6 +30,9 @@ func TestFindAccountRefs(t *testing.T) {
 		{"OCR letters in the label and the number", "Acc0unt Numb3r: 44O1-2231-OO97", []string{"4401-2231-0097"}},
 		{"value on the next row", page([]string{"Account Number"}) + "\n" + page([]string{"000123456789", "Branch 12"}), []string{"000123456789"}},
 		{"two on a row", page([]string{"Acct. No. 1111222233", "Loan #: 5555666677"}), []string{"1111222233", "5555666677"}},
+		{"a form box: value below its label", page([]string{"ACCOUNT NUMBER", "ACCOUNT TYPE"}) + "\n" + page([]string{"4401-2231-0097", "Joint Checking"}), []string{"4401-2231-0097"}},
+		{"second box of a row", page([]string{"ACCOUNT TYPE", "ACCOUNT NUMBER"}) + "\n" + page([]string{"Joint Checking", "4401-2231-0097"}), []string{"4401-2231-0097"}},
+		{"account colon", "Account: 000123456789", []string{"000123456789"}},
 		{"partial", "Account ending in 0097", []string{"~0097"}},
 		{"partial masked", "Acct ending XXXX4412", []string{"~4412"}},
 
@@ -70,6 +73,10 @@ func TestFindHolders(t *testing.T) {
 		{"borrower and co-borrower", page([]string{"Borrower Name:", "Wei Chen"}) + "\n" + page([]string{"Co-Borrower Name:", "Priya Patel"}), []string{"Wei Chen", "Priya Patel"}},
 		{"one label, several names", "Account Holders: John A. Smith and Jane Smith & Mary O'Neil", []string{"John A. Smith", "Jane Smith", "Mary O'Neil"}},
 		{"comma list", "Name(s) on account: Ahmed Haddad, Olga Novak", []string{"Ahmed Haddad", "Olga Novak"}},
+		{"form box without colon", page([]string{"ACCOUNT HOLDER(S)"}) + "\n" + page([]string{"Maria L. Gonzalez and James Smith"}), []string{"Maria L. Gonzalez", "James Smith"}},
+		{"owner names box", page([]string{"OWNER NAME(S)"}) + "\n" + page([]string{"Wei Chen"}), []string{"Wei Chen"}},
+		{"a label word in running text is not a label", "Name Change Request Form\nMaria Gonzalez", nil},
+		{"the address below is not a name", page([]string{"Name:", "Jonathan Jackson", "SSN: XXX-XX-3714"}) + "\n" + page([]string{"Mailing Address:", "3924 Meadow Lane, Fort Wayne, IN 46802"}), []string{"Jonathan Jackson"}},
 		{"noise after the label", page([]string{"Name:", ":", "Diane N. Phillips", ";"}), []string{"Diane N. Phillips"}},
 		{"statement mailing block", page([]string{"REBECCA CHEN", "Statement Period: 05/01/2022"}) + "\n" +
 			page([]string{"KENJI MURPHY", "Account Number: 5915-4876-9534"}) + "\n" +
@@ -104,6 +111,10 @@ func TestFindPhoneAndAddress(t *testing.T) {
 		{"inline address", page([]string{"Address:", "9801 Sunset Rd, Durham, NC 27701"}), "", "9801 Sunset Rd, Durham, NC 27701"},
 		{"two-line address", page([]string{"Present Address:", "6441 Prairie Rd"}) + "\n" + page([]string{"Austin, TX 78701"}),
 			"", "6441 Prairie Rd, Austin, TX 78701"},
+		{"address box", page([]string{"MAILING ADDRESS"}) + "\n" + page([]string{"1207 Lakeview Drive, Springfield, IL 62704"}), "", "1207 Lakeview Drive, Springfield, IL 62704"},
+		{"phone box", page([]string{"HOME PHONE", "DATE OPENED"}) + "\n" + page([]string{"555.201.7788", "03/14/2019"}), "555.201.7788", ""},
+		{"street and city lines with their own labels", page([]string{"Street Address:", "88 Elm St Apt 4"}) + "\n" + page([]string{"City, State ZIP:", "Madison, WI 53703"}),
+			"", "88 Elm St Apt 4, Madison, WI 53703"},
 		{"property address is not the customer's", page([]string{"Property Address:", "7842 Orchard Place, Mesa, AZ 85201"}), "", ""},
 		{"mailing block", "MARIA GONZALEZ\n1207 LAKEVIEW DRIVE\nSPRINGFIELD, IL 62704", "", "1207 LAKEVIEW DRIVE, SPRINGFIELD, IL 62704"},
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -613,3 +614,7 @@ func TestPriorityOrder(t *testing.T) {
 		t.Errorf("order = %v, want %v (high, normal in arrival order, low)", order, want)
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -301,7 +301,11 @@ func (b *builder) statement(idx, pages int) {
 			}
 			// The right-hand box: period, number, page.
 			b.text(340, top, "", 9, "Statement Period: "+period)
-			b.text(340, top+13, "B", 9, b.numberLabel(a)+" "+a.number)
+			label := b.numberLabel(a)
+			if !a.loan && b.r.IntN(5) == 0 {
+				label = "Account:"
+			}
+			b.text(340, top+13, "B", 9, label+" "+a.number)
 			pr.Data[pipeline.FieldAccountNumber] = a.number
 			b.text(340, top+26, "", 9, fmt.Sprintf("Page %d of %d", p+1, pages))
 			b.text(340, top+39, "", 9, "Routing Number: "+randDigits(b.r, 9))
@@ -365,6 +369,10 @@ func (b *builder) statement(idx, pages int) {
 }
 
 func (b *builder) signatureCard(idx int) {
+	if b.r.IntN(2) == 0 {
+		b.signatureCardBoxes(idx)
+		return
+	}
 	a := b.acct[idx]
 	b.pickFont()
 	pr := b.newPage(idx)
@@ -382,14 +390,23 @@ func (b *builder) signatureCard(idx int) {
 	b.text(330, y, "B", 10, "Branch:")
 	b.text(420, y, "", 10, randDigits(b.r, 4))
 	y += 30
-	ownerLabels := pick(b.r, [][]string{{"Owner 1:", "Owner 2:"}, {"Primary Owner:", "Joint Owner:"}, {"Account Holder:", "Joint Account Holder:"}, {"Name:", "Co-Owner:"}})
 	var names []string
-	for i, h := range a.holders {
-		b.text(54, y, "B", 10, ownerLabels[i])
-		b.text(180, y, "", 10, h.name())
+	for _, h := range a.holders {
 		names = append(names, h.name())
-		b.text(380, y, "", 9, fmt.Sprintf("SSN: XXX-XX-%s   DOB: %02d/%02d/19%02d", randDigits(b.r, 4), 1+b.r.IntN(12), 1+b.r.IntN(28), 40+b.r.IntN(60)))
+	}
+	if len(a.holders) > 1 && b.r.IntN(3) == 0 {
+		// All owners on one line.
+		b.text(54, y, "B", 10, pick(b.r, []string{"Account Holders:", "Owner(s):", "Name(s) on Account:"}))
+		b.text(180, y, "", 10, strings.Join(names, pick(b.r, []string{" and ", " & ", ", "})))
 		y += 18
+	} else {
+		ownerLabels := pick(b.r, [][]string{{"Owner 1:", "Owner 2:"}, {"Primary Owner:", "Joint Owner:"}, {"Account Holder:", "Joint Account Holder:"}, {"Name:", "Co-Owner:"}})
+		for i, h := range a.holders {
+			b.text(54, y, "B", 10, ownerLabels[i])
+			b.text(180, y, "", 10, h.name())
+			b.text(380, y, "", 9, fmt.Sprintf("SSN: XXX-XX-%s   DOB: %02d/%02d/19%02d", randDigits(b.r, 4), 1+b.r.IntN(12), 1+b.r.IntN(28), 40+b.r.IntN(60)))
+			y += 18
+		}
 	}
 	pr.Data[pipeline.FieldAccountHolders] = names
 	y += 8
@@ -403,7 +420,7 @@ func (b *builder) signatureCard(idx int) {
 	}
 	pr.Data[pipeline.FieldAddress] = a.addr.oneLine()
 	y += 18
-	b.text(54, y, "B", 10, pick(b.r, []string{"Home Phone:", "Phone:", "Telephone:", "Mobile Phone:"}))
+	b.text(54, y, "B", 10, pick(b.r, []string{"Home Phone:", "Phone:", "Telephone:", "Mobile Phone:", "Phone Number:"}))
 	b.text(180, y, "", 10, a.phone)
 	pr.Data[pipeline.FieldPhoneNumber] = a.phone
 	y += 40
@@ -421,6 +438,49 @@ func (b *builder) signatureCard(idx int) {
 		b.text(54, y+14, "", 9, "Verified by: "+randPerson(b.r, "").name()+", Personal Banker")
 		b.text(54, y+28, "", 9, "Officer ID "+randDigits(b.r, 6))
 	}
+}
+
+// signatureCardBoxes is the form variant: every value in a ruled box under a small
+// capitalised label without a colon.
+func (b *builder) signatureCardBoxes(idx int) {
+	a := b.acct[idx]
+	b.pickFont()
+	pr := b.newPage(idx)
+	y := b.letterhead(60)
+	b.text(54, y+10, "B", 15, pick(b.r, []string{"SIGNATURE CARD", "ACCOUNT AGREEMENT AND SIGNATURE CARD"}))
+	y += 36
+	b.pdf.SetLineWidth(0.6)
+	box := func(x, w, h float64, label, value string) {
+		b.pdf.Rect(x, y, w, h, "D")
+		b.text(x+6, y+11, "", 7, label)
+		if value != "" {
+			b.text(x+6, y+28, "", 11, value)
+		}
+	}
+	box(54, 252, 38, "ACCOUNT NUMBER", a.number)
+	box(306, 252, 38, "ACCOUNT TYPE", pick(b.r, []string{"Joint Checking", "Savings", "Checking"}))
+	pr.Data[pipeline.FieldAccountNumber] = a.number
+	y += 38
+	var names []string
+	for _, h := range a.holders {
+		names = append(names, h.name())
+	}
+	box(54, 504, 38, pick(b.r, []string{"ACCOUNT HOLDER(S)", "OWNER NAME(S)", "NAME(S) ON ACCOUNT"}), strings.Join(names, " and "))
+	pr.Data[pipeline.FieldAccountHolders] = names
+	y += 38
+	box(54, 504, 38, pick(b.r, []string{"MAILING ADDRESS", "ADDRESS"}), a.addr.oneLine())
+	pr.Data[pipeline.FieldAddress] = a.addr.oneLine()
+	y += 38
+	box(54, 252, 38, pick(b.r, []string{"PHONE", "HOME PHONE", "TELEPHONE"}), a.phone)
+	box(306, 252, 38, "DATE OPENED", fmt.Sprintf("%02d/%02d/%d", 1+b.r.IntN(12), 1+b.r.IntN(28), 2005+b.r.IntN(18)))
+	pr.Data[pipeline.FieldPhoneNumber] = a.phone
+	y += 38
+	for i := range a.holders {
+		box(54, 504, 46, fmt.Sprintf("SIGNATURE OF OWNER %d", i+1), "")
+		y += 46
+	}
+	y += 20
+	b.text(54, y, "", 8, "The owners agree to the terms and conditions of the deposit account agreement and fee schedule.")
 }
 
 func (b *builder) loanApplication(idx int) {
@@ -447,9 +507,16 @@ func (b *builder) loanApplication(idx int) {
 		y += 16
 	}
 	pr.Data[pipeline.FieldAccountHolders] = names
-	b.text(54, y, "B", 10, pick(b.r, []string{"Present Address:", "Current Address:", "Mailing Address:"}))
-	b.text(200, y, "", 10, a.addr.street)
-	b.text(200, y+13, "", 10, a.addr.line2())
+	if b.r.IntN(3) == 0 {
+		b.text(54, y, "B", 10, "Street Address:")
+		b.text(200, y, "", 10, a.addr.street)
+		b.text(54, y+16, "B", 10, "City, State ZIP:")
+		b.text(200, y+16, "", 10, a.addr.line2())
+	} else {
+		b.text(54, y, "B", 10, pick(b.r, []string{"Present Address:", "Current Address:", "Mailing Address:"}))
+		b.text(200, y, "", 10, a.addr.street)
+		b.text(200, y+13, "", 10, a.addr.line2())
+	}
 	pr.Data[pipeline.FieldAddress] = a.addr.oneLine()
 	y += 32
 	b.text(54, y, "B", 10, pick(b.r, []string{"Home Phone:", "Phone:", "Cell Phone:"}))
@@ -488,4 +555,49 @@ func (b *builder) loanApplication(idx int) {
 	b.text(54, y+12, "", 8, "Borrower Signature")
 	b.pdf.Line(340, y, 540, y)
 	b.text(340, y+12, "", 8, "Co-Borrower Signature")
+	if b.r.IntN(2) == 0 {
+		b.loanApplicationDeclarations(idx)
+	}
+}
+
+// loanApplicationDeclarations is a loan application's second page: no names, no address,
+// sometimes the loan number in the header.
+func (b *builder) loanApplicationDeclarations(idx int) {
+	a := b.acct[idx]
+	pr := b.newPage(idx)
+	y := 60.0
+	b.text(54, y, "B", 10, b.bank)
+	b.right(pageW-54, y, "", 9, "Page 2 of 2")
+	y += 16
+	if b.r.IntN(2) == 0 {
+		b.text(54, y, "", 9, b.numberLabel(a)+" "+a.number)
+		pr.Data[pipeline.FieldAccountNumber] = a.number
+	}
+	y += 30
+	b.text(54, y, "B", 11, "IV. DECLARATIONS")
+	y += 20
+	for _, q := range []string{
+		"a. Are there any outstanding judgments against you?",
+		"b. Have you been declared bankrupt within the past 7 years?",
+		"c. Are you a party to a lawsuit?",
+		"d. Are you obligated to pay alimony or child support?",
+		"e. Do you intend to occupy the property as your primary residence?",
+	} {
+		b.text(54, y, "", 9, q)
+		b.text(480, y, "", 9, pick(b.r, []string{"Yes", "No", "No", "No"}))
+		y += 16
+	}
+	y += 20
+	b.text(54, y, "B", 11, "V. ASSETS")
+	y += 18
+	b.text(54, y, "B", 8, "Description")
+	b.right(400, y, "B", 8, "Market Value")
+	y += 14
+	for _, asset := range []string{"Checking and savings", "Retirement accounts", "Automobiles owned", "Other assets"} {
+		b.text(54, y, "", 9, asset)
+		b.right(400, y, "", 9, "$"+money(b.r, 90000))
+		y += 14
+	}
+	y += 30
+	b.text(54, y, "", 8, "Each of the undersigned acknowledges that the lender may verify the information in this application.")
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // Scan turns a PDF into what a office scanner makes of it: every page rasterised at dpi in
-// gray, turned by up to 1.2 degrees, with sensor noise, dust specks and a slightly uneven
+// gray, turned by up to 1.5 degrees, with sensor noise, dust specks and a slightly uneven
 // exposure, stored as a JPEG on an otherwise empty page. No text layer survives.
 func Scan(pdf []byte, dpi int, seed uint64) ([]byte, error) {
 	doc, err := fitz.NewFromMemory(pdf)
@@ -39,7 +39,7 @@ func Scan(pdf []byte, dpi int, seed uint64) ([]byte, error) {
 			p := rgba.Pix[i*4 : i*4+3]
 			g.Pix[i] = uint8((299*int(p[0]) + 587*int(p[1]) + 114*int(p[2])) / 1000)
 		}
-		angle := (r.Float64()*2 - 1) * 1.2
+		angle := (r.Float64()*2 - 1) * 1.5
 		g = degrade(rotate(g, angle), r)
 		var buf bytes.Buffer
 		if err := jpeg.Encode(&buf, g, &jpeg.Options{Quality: 45 + r.IntN(20)}); err != nil {
