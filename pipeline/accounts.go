@@ -44,7 +44,7 @@ type RuleSplitter struct{}
 var _ AccountSplitter = RuleSplitter{}
 
 // Version implements AccountSplitter.
-func (RuleSplitter) Version() string { return "rules-split/1" }
+func (RuleSplitter) Version() string { return "split-" + rulesVersion }
 
 // Split implements AccountSplitter.
 func (s RuleSplitter) Split(ctx context.Context, pages []PageText) ([]Account, error) {

@@ -50,7 +50,7 @@ type RulesExtractor struct{}
 var _ Extractor = RulesExtractor{}
 
 // Version implements Extractor.
-func (RulesExtractor) Version() string { return "rules/1;schema=default" }
+func (RulesExtractor) Version() string { return "extract-" + rulesVersion + ";schema=default" }
 
 // Name implements Extractor.
 func (RulesExtractor) Name() string { return "rules" }

@@ -48,12 +48,12 @@ var accountLabel = regexp.MustCompile(`(?i)\b(?:` +
 
 // accountValue is an account number right after its label: digits (and the letters OCR
 // mistakes for digits) in groups separated by single dashes or spaces.
-var accountValue = regexp.MustCompile(`^[:.#\s]*([0-9OoIlSB](?:[0-9OoIlSB]|[- ][0-9OoIlSB]){4,28})`)
+var accountValue = regexp.MustCompile(`^[:.#\s]*([0-9OoIlSB](?:[0-9OoIlSB]|[- ][0-9OoIlSB]){4,28}[\]|]?)`)
 
 // accountSuffix matches a partial reference: "Account ending in 0097", "Acct ending 0097".
 var accountSuffix = regexp.MustCompile(`(?i)\b(?:acc[o0]unt|acct\.?)\s+(?:number\s+)?(?:ending|ends)(?:\s+in)?\s*[:#]?\s*[xX*]*([0-9OoIlSB]{4})\b`)
 
-var ocrDigit = strings.NewReplacer("O", "0", "o", "0", "I", "1", "l", "1", "S", "5", "B", "8")
+var ocrDigit = strings.NewReplacer("O", "0", "o", "0", "I", "1", "l", "1", "|", "1", "]", "1", "S", "5", "B", "8")
 
 // accountRef is one account number found on a page.
 type accountRef struct {
@@ -130,12 +130,14 @@ func labelLike(s string) bool {
 
 // accountNumberAt reads an account number at the start of s.
 func accountNumberAt(s string) (string, bool) {
-	s = strings.TrimLeft(s, " ")
+	// OCR glues quotes and specks to the front of a value.
+	s = strings.TrimLeft(s, " \"'‘’“”`*")
 	m := accountValue.FindStringSubmatch(s)
 	if m == nil {
 		return "", false
 	}
 	raw := strings.TrimRight(m[1], "- ")
+	// A closing bracket or bar is a 1 the OCR misread at the end of the number.
 	// A letter run is a word, not a misread digit: require mostly real digits.
 	real, all := 0, 0
 	for _, r := range raw {
@@ -326,14 +328,14 @@ func looksLikeName(s string) bool {
 // --- addresses ---
 
 // cityLine matches "Springfield, IL 62704" (and "SPRINGFIELD IL 62704-1234").
-var cityLine = regexp.MustCompile(`^([A-Za-z][A-Za-z .'-]*?),?\s+([A-Z]{2})\.?,?\s+(\d{5}(?:-\d{4})?)$`)
+var cityLine = regexp.MustCompile(`^([A-Za-z][A-Za-z .'-]*?)[,.\s-]*\s?[,.-]?\s*\b([A-Z]{2})\.?,?\s+(\d{5}(?:-\d{4})?)$`)
 
 // streetLine matches "1207 Lakeview Drive", "PO Box 12", "88 Elm St Apt 4".
 var streetLine = regexp.MustCompile(`(?i)^(?:\d+[A-Za-z]?\s+[A-Za-z0-9 .'#-]+|p\.?\s*o\.?\s+box\s+\d+.*)$`)
 
 // inlineAddress matches a whole address on one line: "1207 Lakeview Drive, Springfield, IL
 // 62704".
-var inlineAddress = regexp.MustCompile(`^(\d+[A-Za-z]?\s+[A-Za-z0-9 .'#-]+?),\s*([A-Za-z][A-Za-z .'-]*?),?\s+([A-Z]{2})\.?,?\s+(\d{5}(?:-\d{4})?)$`)
+var inlineAddress = regexp.MustCompile(`^(\d+[A-Za-z]?\s+[A-Za-z0-9 .'#-]+?),\s*([A-Za-z][A-Za-z .'-]*?)[,.\s-]*\s?[,.-]?\s*\b([A-Z]{2})\.?,?\s+(\d{5}(?:-\d{4})?)$`)
 
 var addressLabel = regexp.MustCompile(`(?i)^(?:(?:mailing|present|current|residential|home|street|customer|permanent)\s+)?address(?:\s*[:;]|\s*$)`)
 

@@ -33,6 +33,8 @@ func TestFindAccountRefs(t *testing.T) {
 		{"a form box: value below its label", page([]string{"ACCOUNT NUMBER", "ACCOUNT TYPE"}) + "\n" + page([]string{"4401-2231-0097", "Joint Checking"}), []string{"4401-2231-0097"}},
 		{"second box of a row", page([]string{"ACCOUNT TYPE", "ACCOUNT NUMBER"}) + "\n" + page([]string{"Joint Checking", "4401-2231-0097"}), []string{"4401-2231-0097"}},
 		{"account colon", "Account: 000123456789", []string{"000123456789"}},
+		{"OCR: a final 1 read as a bracket, a quote before", page([]string{"Acct # 9058-6339-399]"}) + "\n" + page([]string{"Account No.", "\"5565 7871 1001", "Account Type:"}),
+			[]string{"9058-6339-3991", "5565 7871 1001"}},
 		{"partial", "Account ending in 0097", []string{"~0097"}},
 		{"partial masked", "Acct ending XXXX4412", []string{"~4412"}},
 
@@ -111,6 +113,7 @@ func TestFindPhoneAndAddress(t *testing.T) {
 		{"inline address", page([]string{"Address:", "9801 Sunset Rd, Durham, NC 27701"}), "", "9801 Sunset Rd, Durham, NC 27701"},
 		{"two-line address", page([]string{"Present Address:", "6441 Prairie Rd"}) + "\n" + page([]string{"Austin, TX 78701"}),
 			"", "6441 Prairie Rd, Austin, TX 78701"},
+		{"OCR: a dash glued before the state", "Address: 4755 Pine Street, Durham,-NC 27701", "", "4755 Pine Street, Durham, NC 27701"},
 		{"address box", page([]string{"MAILING ADDRESS"}) + "\n" + page([]string{"1207 Lakeview Drive, Springfield, IL 62704"}), "", "1207 Lakeview Drive, Springfield, IL 62704"},
 		{"phone box", page([]string{"HOME PHONE", "DATE OPENED"}) + "\n" + page([]string{"555.201.7788", "03/14/2019"}), "555.201.7788", ""},
 		{"street and city lines with their own labels", page([]string{"Street Address:", "88 Elm St Apt 4"}) + "\n" + page([]string{"City, State ZIP:", "Madison, WI 53703"}),
