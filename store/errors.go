@@ -15,4 +15,9 @@ var (
 	ErrLocked = errors.New("database is held by another process")
 	// ErrInvalidID means a document id is not of the server's own format.
 	ErrInvalidID = errors.New("invalid document id")
+	// ErrForbidden means the remote store refused us: HTTP 403 or 401, or credentials that
+	// are missing, wrong or expired. Trying again will not help until someone fixes them.
+	ErrForbidden = errors.New("remote store refused the credentials")
+	// ErrNoBucket means the configured bucket does not exist.
+	ErrNoBucket = errors.New("remote bucket does not exist")
 )
