@@ -53,40 +53,63 @@ const (
 // Result assembles the result format of a document from its cached records. Stages that are
 // not done (or were made by another configuration) leave their part empty; Status says
 // where the document stands.
+//
+// With S3, records of a completed document that bbolt lacks are read through first.
 func (p *Processor) Result(ctx context.Context, id string) (Result, error) {
+	for try := 0; ; try++ {
+		res, missing, err := p.result(ctx, id)
+		// Up to three rounds: the mapping names the pages whose records to read.
+		if err != nil || try == 2 || !p.readThroughResult(ctx, missing) {
+			return res, err
+		}
+	}
+}
+
+// result is Result from bbolt alone; missing lists the records (key -> version) a completed
+// document lacks there.
+func (p *Processor) result(ctx context.Context, id string) (Result, map[string]string, error) {
 	res := Result{DocID: id, Accounts: []Account{}, Pages: []PageResult{}}
-	return res, p.db.View(ctx, func(tx *store.Tx) error {
+	missing := map[string]string{}
+	err := p.db.View(ctx, func(tx *store.Tx) error {
 		d, err := tx.Document(id)
 		if err != nil {
 			return err
 		}
 		res.File, res.Status, res.Error, res.TotalPages = d.FileName, string(d.Status), d.Error, d.Pages
+		cache := func(key, version string) (store.Record, error) {
+			r, err := tx.Cache(key)
+			if errors.Is(err, store.ErrNotFound) && d.Status == store.StatusCompleted {
+				missing[key] = version
+			}
+			return r, err
+		}
 		var split AccountSplit
-		if r, err := tx.Cache(store.AccountsKey(id)); err == nil && r.Decode(p.versions.split, &split) == nil {
+		if r, err := cache(store.AccountsKey(id), p.versions.split); err == nil && r.Decode(p.versions.split, &split) == nil {
 			res.Accounts = split.Accounts
 		}
 		var ft FullText
 		sources := map[int]string{}
-		if r, err := tx.Cache(store.OCRKey(id)); err == nil && r.Decode(p.versions.ocr, &ft) == nil {
+		if r, err := cache(store.OCRKey(id), p.versions.ocr); err == nil && r.Decode(p.versions.ocr, &ft) == nil {
 			for _, pt := range ft.Pages {
 				sources[pt.Page] = pt.Source
 			}
 		}
 		var m PageMapping
-		if r, err := tx.Cache(store.MappingKey(id)); err == nil && r.Decode(p.versions.analysis, &m) == nil {
+		if r, err := cache(store.MappingKey(id), p.versions.analysis); err == nil && r.Decode(p.versions.analysis, &m) == nil {
 			for _, pm := range m.Pages {
 				res.Pages = append(res.Pages, PageResult{Page: pm.Page, AccountIndex: pm.AccountIndex, AccountNumber: pm.AccountNumber, Source: sources[pm.Page], Data: Fields{}})
 			}
 		}
 		for i := range res.Pages {
 			var pd PageData
-			r, err := tx.Cache(store.PageDataKey(id, res.Pages[i].Page))
+			r, err := cache(store.PageDataKey(id, res.Pages[i].Page), p.versions.extract)
 			if err == nil && r.Decode(p.versions.extract, &pd) == nil {
 				res.Pages[i].Data = pd.Data
 			}
 		}
 		return nil
 	})
+	return res, missing, err
 }
 
 // PageData returns the cached stage 4 record of one page; store.ErrNotFound when it is not
@@ -106,6 +129,9 @@ func (p *Processor) PageData(ctx context.Context, id string, page int) (PageData
 func (p *Processor) current(tx *store.Tx, d store.Document) bool {
 	check := func(key, version string) bool {
 		r, err := tx.Cache(key)
+		if errors.Is(err, store.ErrNotFound) && p.db.Remote() != nil {
+			return true // evicted, or imported from S3: read through when needed
+		}
 		return err == nil && r.Version == version
 	}
 	if !check(store.OCRKey(d.ID), p.versions.ocr) || !check(store.AccountsKey(d.ID), p.versions.split) ||

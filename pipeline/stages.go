@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -50,9 +51,12 @@ type PageData struct {
 // runPipeline runs the four stages of one document; each stage serves its cached result
 // when the running configuration made it, and resumes from its page checkpoints otherwise.
 func (p *Processor) runPipeline(ctx, soft context.Context, doc store.Document) error {
-	path := p.files.Path(store.OriginalKey(doc.ID))
-	if _, err := os.Stat(path); err != nil {
+	path, err := p.OriginalPath(ctx, doc.ID)
+	if errors.Is(err, fs.ErrNotExist) {
 		return permanent(fmt.Errorf("the uploaded file is missing: %w", err))
+	}
+	if err != nil {
+		return err // S3 unreachable: try again later
 	}
 	n, err := p.checkLimits(doc.ID, path)
 	if err != nil {
@@ -382,6 +386,7 @@ func (p *Processor) stageAnalysis(ctx context.Context, doc store.Document, pages
 func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, pages []PageText, maps []PageMap) error {
 	id, n, version := doc.ID, doc.Pages, p.versions.extract
 	started := p.now()
+	p.readThroughPages(ctx, id, n, version)
 	have := make([]bool, n)
 	err := p.db.View(ctx, func(tx *store.Tx) error {
 		return tx.CacheEntries(store.PageDataPrefix(id), func(e store.CacheEntry) error {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -60,18 +62,32 @@ func getRecord(b *bolt.Bucket, key string) (Record, error) {
 // Cache reads the cached record of key.
 func (tx *Tx) Cache(key string) (Record, error) { return getRecord(tx.bucket(bucketCache), key) }
 
-// PutCache writes data under key as made by version.
+// PutCache writes data under key as made by version. With a remote attached, the same
+// transaction queues the record's upload (write-through).
 func (tx *Tx) PutCache(key, version string, data any) error {
 	v, err := encodeRecord(version, tx.now, data)
 	if err != nil {
 		return err
 	}
-	return tx.bucket(bucketCache).Put([]byte(key), v)
+	if err := tx.bucket(bucketCache).Put([]byte(key), v); err != nil {
+		return err
+	}
+	return tx.enqueue(opRecord, key, "")
 }
 
-// DeleteCache removes every cached record under prefix and returns how many there were.
+// DeleteCache removes every cached record under prefix and returns how many there were. With
+// a remote attached, the remote copies under prefix are deleted too (queued in the same
+// transaction), so that a read-through never brings a dropped result back; prefix must then
+// end with "/".
 func (tx *Tx) DeleteCache(prefix string) (int, error) {
-	return countDelete(tx.bucket(bucketCache), []byte(prefix))
+	if tx.writeThrough() && (prefix == "" || !strings.HasSuffix(prefix, "/")) {
+		return 0, fmt.Errorf("delete cache %q: with a remote tier the prefix must end with /", prefix)
+	}
+	n, err := countDelete(tx.bucket(bucketCache), []byte(prefix))
+	if err != nil {
+		return n, err
+	}
+	return n, tx.dropRemotePrefix(prefix)
 }
 
 // CacheEntry is one cached record as stored.
@@ -158,13 +174,22 @@ func countDelete(b *bolt.Bucket, prefix []byte) (int, error) {
 }
 
 // GetCached reads key and decodes it into v if it was made by version. A missing key is
-// ErrNotFound, another version ErrStale.
+// ErrNotFound, another version ErrStale. With a remote attached, a key bbolt lacks is read
+// through from the blob tier (outside the transaction) and kept in bbolt when its version
+// is version.
 func (db *DB) GetCached(ctx context.Context, key, version string, v any) error {
-	return db.View(ctx, func(tx *Tx) error {
-		r, err := tx.Cache(key)
-		if err != nil {
-			return err
-		}
-		return r.Decode(version, v)
-	})
+	get := func() error {
+		return db.View(ctx, func(tx *Tx) error {
+			r, err := tx.Cache(key)
+			if err != nil {
+				return err
+			}
+			return r.Decode(version, v)
+		})
+	}
+	err := get()
+	if errors.Is(err, ErrNotFound) && db.ReadThrough(ctx, map[string]string{key: version}) > 0 {
+		err = get()
+	}
+	return err
 }

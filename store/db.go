@@ -22,11 +22,15 @@ var (
 	bucketCache       = []byte("cache")       // DESIGN cache key -> Record JSON (the hot tier)
 	bucketCheckpoints = []byte("checkpoints") // per-page partial results of a running stage; local only
 	bucketMeta        = []byte("meta")        // counters
+	bucketOutbox      = []byte("outbox")      // big-endian sequence -> outboxEntry JSON: blob-tier writes not yet done
+	bucketOutboxKeys  = []byte("outbox_keys") // blob key -> its outbox sequence, so a rewrite moves instead of duplicating
+	bucketSynced      = []byte("synced")      // blob key -> syncedEntry JSON: what the blob tier is known to hold
 )
 
 var allBuckets = [][]byte{
 	bucketDocs, bucketQueue, bucketQueueIDs, bucketInflight,
 	bucketProgress, bucketCache, bucketCheckpoints, bucketMeta,
+	bucketOutbox, bucketOutboxKeys, bucketSynced,
 }
 
 // FileName is the name of the database file inside the data directory.
@@ -47,6 +51,10 @@ type Options struct {
 type DB struct {
 	bolt *bolt.DB
 	now  func() time.Time
+	// remote is the blob tier that cached records are written through to and read through
+	// from; nil without one (then no outbox entry is ever written). Set by AttachRemote
+	// before the database is used.
+	remote *remote
 }
 
 // Open opens (creating when needed) the database of dataDir.
@@ -104,6 +112,7 @@ func (db *DB) Now() time.Time { return db.now() }
 type Tx struct {
 	tx  *bolt.Tx
 	now time.Time
+	db  *DB
 }
 
 // Update runs fn in one read-write transaction: everything fn writes lands together or not at
@@ -113,7 +122,7 @@ func (db *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		return err
 	}
 	return db.bolt.Update(func(btx *bolt.Tx) error {
-		return fn(&Tx{tx: btx, now: db.now()})
+		return fn(&Tx{tx: btx, now: db.now(), db: db})
 	})
 }
 
@@ -123,7 +132,7 @@ func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
 		return err
 	}
 	return db.bolt.View(func(btx *bolt.Tx) error {
-		return fn(&Tx{tx: btx, now: db.now()})
+		return fn(&Tx{tx: btx, now: db.now(), db: db})
 	})
 }
 

@@ -113,7 +113,28 @@ func (tx *Tx) PutDocument(d *Document) error {
 	if err != nil {
 		return fmt.Errorf("encode document %s: %w", d.ID, err)
 	}
-	return tx.bucket(bucketDocs).Put([]byte(d.ID), v)
+	b := tx.bucket(bucketDocs)
+	var old *Document
+	if ov := b.Get([]byte(d.ID)); ov != nil {
+		old = &Document{}
+		if err := json.Unmarshal(ov, old); err != nil {
+			old = nil
+		}
+	}
+	if err := b.Put([]byte(d.ID), v); err != nil {
+		return err
+	}
+	// Write-through: a new document's original, and its metadata object whenever what it
+	// says (name, pages, status) changes.
+	if old == nil {
+		if err := tx.enqueue(opOriginal, OriginalKey(d.ID), d.ID); err != nil {
+			return err
+		}
+	}
+	if old == nil || old.Status != d.Status || old.Pages != d.Pages || old.FileName != d.FileName {
+		return tx.enqueue(opDocMeta, DocMetaKey(d.ID), d.ID)
+	}
+	return nil
 }
 
 // UpdateDocument reads id, applies fn and writes it back.
@@ -172,6 +193,17 @@ func (tx *Tx) DeleteDocument(id string) error {
 	}
 	for _, prefix := range DocCachePrefixes(id) {
 		if _, err := tx.DeleteCache(prefix); err != nil {
+			return err
+		}
+	}
+	if tx.writeThrough() {
+		if err := tx.unqueue(OriginalKey(id)); err != nil {
+			return err
+		}
+		if err := tx.unqueue(DocMetaKey(id)); err != nil {
+			return err
+		}
+		if err := tx.dropRemotePrefix(DocumentPrefix(id)); err != nil {
 			return err
 		}
 	}

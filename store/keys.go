@@ -24,6 +24,22 @@ func PageDataPrefix(docID string) string { return "page_data/" + docID + "/" }
 // OriginalKey is the uploaded file.
 func OriginalKey(docID string) string { return "documents/" + docID + "/original.pdf" }
 
+// DocMetaKey is the blob tier's copy of a document's metadata (DocMeta as JSON): file name,
+// SHA-256, pages, status, times. With the original beside it, it lets a machine with an empty
+// data directory list the bucket's documents.
+func DocMetaKey(docID string) string { return "documents/" + docID + "/metadata.json" }
+
+// DocumentPrefix is the prefix of a document's original and metadata.
+func DocumentPrefix(docID string) string { return "documents/" + docID + "/" }
+
+// DocumentsPrefix is the prefix of every document's original and metadata.
+const DocumentsPrefix = "documents/"
+
+// CachePrefixes are the prefixes of the four stages' records, in stage order.
+func CachePrefixes() []string {
+	return []string{"ocr_cache/", "account_cache/", "page_mapping/", "page_data/"}
+}
+
 // DocCachePrefixes are the prefixes of every cached record of a document, in stage order.
 func DocCachePrefixes(docID string) []string {
 	return []string{
