@@ -352,7 +352,6 @@ func TestOriginalNotSentTwice(t *testing.T) {
 	}
 }
 
-
 func TestReadThrough(t *testing.T) {
 	ctx := context.Background()
 	mem := NewMemBlob()
