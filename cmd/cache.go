@@ -29,6 +29,8 @@ type cacheDumpOptions struct {
 	doc     string
 	prefix  string
 	json    bool
+	remote  bool
+	s3      s3Options
 }
 
 func newCacheDumpCommand(g *globalOptions) *cobra.Command {
@@ -38,7 +40,11 @@ func newCacheDumpCommand(g *globalOptions) *cobra.Command {
 		Short: "List cached records: key, version, size and time",
 		Long: `dump lists every cached record of the data directory with the version of what made it, its
 size and when it was made. It opens the database read-only, so it runs while no server holds
-it (bbolt allows one writer or several readers).`,
+it (bbolt allows one writer or several readers).
+
+With --remote (and the bucket: --s3-bucket or IDP_S3_BUCKET) it lists the bucket too and
+says where each key stands: local only, pending upload, in sync, remote only (or pending
+delete, after a reprocess).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCacheDump(cmd.Context(), o, cmd.OutOrStdout())
@@ -48,6 +54,8 @@ it (bbolt allows one writer or several readers).`,
 	c.Flags().StringVar(&o.doc, "doc", "", "only this document's records")
 	c.Flags().StringVar(&o.prefix, "prefix", "", "only keys with this prefix (e.g. page_data/)")
 	c.Flags().BoolVar(&o.json, "json", false, "one JSON object per line")
+	c.Flags().BoolVar(&o.remote, "remote", false, "compare with the S3 bucket: local only, pending upload, in sync, remote only")
+	o.s3.AddFlags(c.Flags())
 	return c
 }
 
@@ -56,6 +64,7 @@ type dumpRow struct {
 	Version string    `json:"version"`
 	Size    int       `json:"size"`
 	Created time.Time `json:"created_at"`
+	State   string    `json:"state,omitempty"`
 }
 
 func runCacheDump(ctx context.Context, o *cacheDumpOptions, out io.Writer) error {
@@ -70,6 +79,9 @@ func runCacheDump(ctx context.Context, o *cacheDumpOptions, out io.Writer) error
 	prefixes := []string{o.prefix}
 	if o.doc != "" {
 		prefixes = store.DocCachePrefixes(o.doc)
+	}
+	if o.remote {
+		return runCacheDumpRemote(ctx, o, db, prefixes, out)
 	}
 	var rows []dumpRow
 	err = db.View(ctx, func(tx *store.Tx) error {
@@ -136,6 +148,59 @@ func newCacheShowCommand() *cobra.Command {
 	}
 	c.Flags().StringVar(&dataDir, "data-dir", "./data", "directory of the database")
 	return c
+}
+
+// runCacheDumpRemote is dump --remote: every key of the cache and of the bucket, with its
+// state.
+func runCacheDumpRemote(ctx context.Context, o *cacheDumpOptions, db *store.DB, prefixes []string, out io.Writer) error {
+	if !o.s3.enabled() {
+		return errors.New("--remote needs the bucket: --s3-bucket (or IDP_S3_BUCKET)")
+	}
+	if o.doc == "" && o.prefix == "" {
+		prefixes = store.CachePrefixes()
+	}
+	blob, err := o.s3.blob(ctx)
+	if err != nil {
+		return err
+	}
+	states, err := store.CompareRemote(ctx, db, blob, prefixes)
+	if err != nil {
+		return err
+	}
+	var rows []dumpRow
+	counts := map[string]int{}
+	for _, st := range states {
+		if !strings.HasPrefix(st.Key, o.prefix) {
+			continue
+		}
+		rows = append(rows, dumpRow{Key: st.Key, Version: st.Version, Size: int(st.Size), Created: st.CreatedAt, State: st.State})
+		counts[st.State]++
+	}
+	if o.json {
+		enc := json.NewEncoder(out)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tSTATE\tSIZE\tCREATED\tVERSION")
+	for _, r := range rows {
+		created := ""
+		if !r.Created.IsZero() {
+			created = r.Created.Local().Format(time.DateTime)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.Key, r.State, r.Size, created, r.Version)
+	}
+	fmt.Fprintf(tw, "%d keys: %d in sync, %d pending upload, %d local only, %d remote only",
+		len(rows), counts[store.SyncInSync], counts[store.SyncPending], counts[store.SyncLocalOnly], counts[store.SyncRemoteOnly])
+	if n := counts[store.SyncPendingDelete]; n > 0 {
+		fmt.Fprintf(tw, ", %d pending delete", n)
+	}
+	fmt.Fprintln(tw)
+	return tw.Flush()
 }
 
 // openReadOnly opens a data directory for offline inspection.

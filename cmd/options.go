@@ -16,6 +16,7 @@ type processorOptions struct {
 	dataDir   string
 	maxFileMB int64
 	cfg       pipeline.Config
+	s3        s3Options
 }
 
 func (o *processorOptions) AddFlags(fs *pflag.FlagSet) {
@@ -32,6 +33,8 @@ func (o *processorOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.cfg.PageTimeout, "page-timeout", d.PageTimeout, "time limit for one page of one stage")
 	fs.DurationVar(&o.cfg.DocTimeout, "doc-timeout", d.DocTimeout, "time limit for one try of one document")
 	fs.DurationVar(&o.cfg.StopTimeout, "stop-timeout", d.StopTimeout, "on shutdown, how long running pages may finish before they are cancelled")
+	o.s3.AddFlags(fs)
+	o.s3.AddCacheFlags(fs)
 }
 
 func (o *processorOptions) config() (pipeline.Config, error) {
@@ -61,10 +64,14 @@ type app struct {
 	db   *store.DB
 	proc *pipeline.Processor
 	ocr  *pipeline.Tesseract
+	// outbox is the S3 uploader (its Stats show the backlog); nil without --s3-bucket.
+	outbox *store.Outbox
+	log    *slog.Logger
 }
 
 func (a *app) Close() error {
 	a.proc.Stop()
+	shutdownOutbox(a.outbox, a.log)
 	ocrErr := a.ocr.Close()
 	return errors.Join(a.db.Close(), ocrErr)
 }
@@ -82,22 +89,30 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	files := store.NewDirBlob(o.dataDir)
+	outbox, err := o.s3.attach(db, files, logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	ocr, err := pipeline.NewTesseract(cfg.OCRLang, cfg.PageWorkers)
 	if err != nil {
+		shutdownOutbox(outbox, logger)
 		db.Close()
 		return nil, err
 	}
 	proc, err := pipeline.New(cfg, pipeline.Deps{
 		DB:       db,
-		Files:    store.NewDirBlob(o.dataDir),
+		Files:    files,
 		Renderer: pipeline.FitzRenderer{},
 		OCR:      ocr,
 		Logger:   logger,
 	})
 	if err != nil {
+		shutdownOutbox(outbox, logger)
 		ocr.Close()
 		db.Close()
 		return nil, err
 	}
-	return &app{db: db, proc: proc, ocr: ocr}, nil
+	return &app{db: db, proc: proc, ocr: ocr, outbox: outbox, log: logger}, nil
 }

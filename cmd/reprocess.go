@@ -17,6 +17,7 @@ type reprocessOptions struct {
 	g         *globalOptions
 	dataDir   string
 	fromStage string
+	s3        s3Options
 }
 
 func newReprocessCommand(g *globalOptions) *cobra.Command {
@@ -36,6 +37,9 @@ It works on the database directly, so no server may hold it.`,
 	}
 	c.Flags().StringVar(&o.dataDir, "data-dir", "./data", "directory of the database")
 	c.Flags().StringVar(&o.fromStage, "from-stage", "", fmt.Sprintf("first stage to redo, one of %v (default: all)", pipeline.Stages))
+	// With S3, the dropped results are deleted from the bucket too (queued; the next serve
+	// sends the deletes), or a read-through would bring them back.
+	o.s3.AddFlags(c.Flags())
 	return c
 }
 
@@ -51,6 +55,15 @@ func runReprocess(ctx context.Context, o *reprocessOptions, id string, out io.Wr
 		return err
 	}
 	defer db.Close()
+	if o.s3.enabled() {
+		blob, err := o.s3.blob(ctx)
+		if err != nil {
+			return err
+		}
+		if err := db.AttachRemote(blob, store.RemoteOptions{Files: store.NewDirBlob(o.dataDir)}); err != nil {
+			return err
+		}
+	}
 	if err := pipeline.ResetDocument(ctx, db, id, o.fromStage); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no document %s in %s", id, o.dataDir)

@@ -62,6 +62,16 @@ func getRecord(b *bolt.Bucket, key string) (Record, error) {
 // Cache reads the cached record of key.
 func (tx *Tx) Cache(key string) (Record, error) { return getRecord(tx.bucket(bucketCache), key) }
 
+// CacheBytes is the cached record of key exactly as stored (and as sent to the blob tier),
+// nil when there is none.
+func (tx *Tx) CacheBytes(key string) []byte {
+	b := tx.bucket(bucketCache)
+	if b == nil {
+		return nil
+	}
+	return clone(b.Get([]byte(key)))
+}
+
 // PutCache writes data under key as made by version. With a remote attached, the same
 // transaction queues the record's upload (write-through).
 func (tx *Tx) PutCache(key, version string, data any) error {

@@ -1,0 +1,367 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/store"
+	"github.com/idp/idp/store/s3test"
+	"github.com/idp/idp/testdata/gen"
+)
+
+// The S3 tier against a real S3-compatible server (versitygw, started by store/s3test).
+
+// s3Env is a processor whose store writes through to a bucket.
+type s3Env struct {
+	*env
+	blob   *store.S3Blob
+	outbox *store.Outbox
+	prefix string
+}
+
+// newS3Env opens a processor on dir (new when empty) over srv's bucket under prefix, with the
+// uploader started.
+func newS3Env(t *testing.T, srv *s3test.Server, dir, prefix string, opts store.OutboxOptions) *s3Env {
+	t.Helper()
+	blob, err := store.NewS3Blob(context.Background(), store.S3Config{
+		Bucket: srv.Bucket, Prefix: prefix, Endpoint: srv.Endpoint, PathStyle: true,
+		Timeout: 5 * time.Second, MaxBackoff: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logger func() *store.Outbox
+	e := newEnv(t, dir, pipeline.Config{}, func(d *pipeline.Deps) {
+		if err := d.DB.AttachRemote(blob, store.RemoteOptions{Files: d.Files, Logger: d.Logger}); err != nil {
+			t.Fatal(err)
+		}
+		logger = func() *store.Outbox {
+			opts.Logger = d.Logger
+			o, err := store.NewOutbox(d.DB, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return o
+		}
+	})
+	s := &s3Env{env: e, blob: blob, outbox: logger(), prefix: prefix}
+	if err := s.outbox.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.outbox.Stop) // before the database closes (cleanups run last first)
+	return s
+}
+
+// close stops everything and closes the database, as a process exit would.
+func (s *s3Env) close() {
+	s.outbox.Stop()
+	s.proc.Stop()
+	s.ocr.Close()
+	s.db.Close()
+}
+
+func (s *s3Env) stats(t *testing.T) store.OutboxStats {
+	t.Helper()
+	st, err := s.outbox.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// waitDrained waits until the outbox is empty.
+func (s *s3Env) waitDrained(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := s.stats(t)
+		if st.Pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox not drained after %s: %+v", timeout, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkInBucket checks that every cached record of the database is in the bucket with the
+// same bytes, and so is every original.
+func (s *s3Env) checkInBucket(t *testing.T, srv *s3test.Server, originals map[string][]byte) {
+	t.Helper()
+	objs := srv.Objects(t, s.prefix+"/")
+	local := s.rawCache(t)
+	if len(local) == 0 {
+		t.Fatal("nothing cached")
+	}
+	for k, v := range local {
+		got, ok := objs[s.prefix+"/"+k]
+		if !ok {
+			t.Errorf("%s is not in the bucket", k)
+			continue
+		}
+		if !bytes.Equal(got, v) {
+			t.Errorf("%s: bucket and bbolt differ:\n%s\n%s", k, got, v)
+		}
+	}
+	for id, pdf := range originals {
+		if got := objs[s.prefix+"/"+store.OriginalKey(id)]; !bytes.Equal(got, pdf) {
+			t.Errorf("original of %s: %d bytes in the bucket, want %d", id, len(got), len(pdf))
+		}
+		var meta store.DocMeta
+		if err := json.Unmarshal(objs[s.prefix+"/"+store.DocMetaKey(id)], &meta); err != nil || meta.Status != store.StatusCompleted || meta.Pages == 0 {
+			t.Errorf("metadata of %s: %+v, %v", id, meta, err)
+		}
+	}
+}
+
+// rawCache is every cached record's exact bytes; it also checks that cache dump --remote
+// would call each of them in sync.
+func (s *s3Env) rawCache(t *testing.T) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := s.db.View(context.Background(), func(tx *store.Tx) error {
+		return tx.CacheEntries("", func(e store.CacheEntry) error {
+			out[e.Key] = tx.CacheBytes(e.Key)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, err := store.CompareRemote(context.Background(), s.db, s.blob, store.CachePrefixes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range states {
+		if st.State != store.SyncInSync {
+			t.Errorf("%s: %s, want %s", st.Key, st.State, store.SyncInSync)
+		}
+	}
+	return out
+}
+
+func startS3(t *testing.T) *s3test.Server {
+	t.Helper()
+	srv := s3test.Start(t)
+	srv.SetEnv(t)
+	return srv
+}
+
+// TestS3WriteThrough: every cache key of a processed packet is in the bucket, byte-equal,
+// and the original with its metadata.
+func TestS3WriteThrough(t *testing.T) {
+	srv := startS3(t)
+	e := newS3Env(t, srv, "", "wt", store.OutboxOptions{})
+	p := generate(t, gen.Options{Seed: 1, Accounts: 2})
+	id := e.submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
+	e.start(t)
+	if d := e.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+		t.Fatalf("%s: %s", d.Status, d.Error)
+	}
+	e.waitDrained(t, 30*time.Second)
+	e.checkInBucket(t, srv, map[string][]byte{id: p.PDF})
+	st := e.stats(t)
+	if st.State != store.OutboxOK || st.Uploaded < int64(p.Truth.TotalPages+5) {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+// TestS3ReadThrough: a new machine (empty data directory, same bucket) lists the completed
+// document and serves its pages and result from S3, computing nothing; submitting the same
+// file on a third machine completes from S3 alone.
+func TestS3ReadThrough(t *testing.T) {
+	srv := startS3(t)
+	p := generate(t, gen.Options{Seed: 1, Accounts: 2})
+	ctx := context.Background()
+
+	a := newS3Env(t, srv, "", "rt", store.OutboxOptions{})
+	id := a.submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
+	a.start(t)
+	if d := a.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+		t.Fatalf("%s: %s", d.Status, d.Error)
+	}
+	want, err := a.proc.Result(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.waitDrained(t, 30*time.Second)
+	a.close()
+	if err := os.RemoveAll(a.dir); err != nil {
+		t.Fatal(err)
+	}
+
+	// B: the data directory is gone; the uploader imports the bucket's documents.
+	b := newS3Env(t, srv, a.dir, "rt", store.OutboxOptions{Import: true})
+	b.start(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := b.proc.Status(ctx, id)
+		if err == nil && st.Status == string(store.StatusCompleted) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("document not imported: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for page := range p.Truth.TotalPages {
+		pd, err := b.proc.PageData(ctx, id, page)
+		if err != nil {
+			t.Fatalf("page %d: %v", page, err)
+		}
+		if page < len(want.Pages) && !sameJSON(t, pd.Data, want.Pages[page].Data) {
+			t.Errorf("page %d: %v, want %v", page, pd.Data, want.Pages[page].Data)
+		}
+	}
+	got, err := b.proc.Result(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Status, got.Status = "", ""
+	if !sameJSON(t, got, want) {
+		t.Errorf("result from S3 differs:\n got %+v\nwant %+v", got, want)
+	}
+	path, err := b.proc.OriginalPath(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pdf, _ := os.ReadFile(path); !bytes.Equal(pdf, p.PDF) {
+		t.Error("the original fetched from S3 differs")
+	}
+	c := b.proc.Counters()
+	if c.Pages[pipeline.StageOCR]["done"] != 0 || c.Pages[pipeline.StageExtraction]["done"] != 0 || len(c.StageRuns) != 0 {
+		t.Errorf("the new machine computed: %+v", c)
+	}
+	if st := b.stats(t); st.ReadThrough.Records < int64(p.Truth.TotalPages+3) || st.Pending != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+
+	// C: another empty machine gets the same file uploaded again: every stage is served
+	// from S3.
+	c3 := newS3Env(t, srv, "", "rt", store.OutboxOptions{})
+	if id3 := c3.submit(t, "again.pdf", p.PDF, store.PriorityNormal); id3 != id {
+		t.Fatalf("id %s, want %s", id3, id)
+	}
+	c3.start(t)
+	if d := c3.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+		t.Fatalf("%s: %s", d.Status, d.Error)
+	}
+	cc := c3.proc.Counters()
+	if cc.Pages[pipeline.StageOCR]["done"] != 0 || cc.Pages[pipeline.StageExtraction]["done"] != 0 || cc.CacheMisses != 0 {
+		t.Errorf("a resubmission recomputed: %+v", cc)
+	}
+	if !strings.Contains(c3.logs.String(), "served from cache") {
+		t.Error("no stage was served from cache")
+	}
+}
+
+func sameJSON(t *testing.T, a, b any) bool {
+	t.Helper()
+	ja, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Equal(ja, jb)
+}
+
+// TestS3Outage: S3 stops in the middle of a run; processing goes on and the outbox grows;
+// S3 comes back (same directory, same port) and the outbox drains to zero with every object
+// present and byte-equal.
+func TestS3Outage(t *testing.T) {
+	srv := startS3(t)
+	e := newS3Env(t, srv, "", "outage", store.OutboxOptions{MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
+	first := generate(t, gen.Options{Seed: 1, Accounts: 2, MinPages: 30})
+	originals := map[string][]byte{}
+	id := e.submit(t, "first.pdf", first.PDF, store.PriorityNormal)
+	originals[id] = first.PDF
+	e.start(t)
+	deadline := time.Now().Add(time.Minute)
+	for e.stats(t).Uploaded < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing uploaded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	srv.Stop(t)
+	ids := []string{id}
+	for seed := uint64(2); seed <= 3; seed++ {
+		p := generate(t, gen.Options{Seed: seed, Accounts: 2})
+		id := e.submit(t, "more.pdf", p.PDF, store.PriorityNormal)
+		originals[id] = p.PDF
+		ids = append(ids, id)
+	}
+	for id, d := range e.wait(t, 2*time.Minute, ids...) {
+		if d.Status != store.StatusCompleted {
+			t.Fatalf("%s during the outage: %s: %s", id, d.Status, d.Error)
+		}
+	}
+	st := e.stats(t)
+	if st.Pending == 0 || st.State != store.OutboxRetrying || st.LastError == "" {
+		t.Fatalf("during the outage: %+v", st)
+	}
+	t.Logf("outage: %d writes pending, oldest %.1fs, %d failed rounds", st.Pending, st.OldestAgeSeconds, st.Failures)
+
+	srv.Restart(t)
+	e.waitDrained(t, time.Minute)
+	e.checkInBucket(t, srv, originals)
+	if st := e.stats(t); st.State != store.OutboxOK {
+		t.Errorf("after the outage: %+v", st)
+	}
+}
+
+// TestS3BadCredentials: S3 refuses the keys. The refusal is logged once and shown in the
+// stats, the uploader does not hammer S3, processing goes on, and nothing is lost: with the
+// right keys (a restart on the same data directory) everything is sent.
+func TestS3BadCredentials(t *testing.T) {
+	srv := startS3(t)
+	s3test.SetCredentials(t, srv.AccessKey, "not-the-secret")
+	e := newS3Env(t, srv, "", "creds", store.OutboxOptions{})
+	p := generate(t, gen.Options{Seed: 1, Accounts: 2})
+	id := e.submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
+	e.start(t)
+	if d := e.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+		t.Fatalf("%s: %s", d.Status, d.Error)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.stats(t).State != store.OutboxForbidden {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal reported: %+v", e.stats(t))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// A window in which the pipeline keeps writing: S3 sees no request.
+	before := srv.Requests()
+	p2 := generate(t, gen.Options{Seed: 2, Accounts: 2})
+	id2 := e.submit(t, "second.pdf", p2.PDF, store.PriorityNormal)
+	e.wait(t, time.Minute, id2)
+	time.Sleep(2 * time.Second)
+	if n := srv.Requests() - before; n > 0 {
+		t.Errorf("%d requests to S3 within 2s of a refusal", n)
+	}
+	st := e.stats(t)
+	if st.Pending == 0 || !strings.Contains(st.LastError, "refused") || st.NextAttempt == nil || time.Until(*st.NextAttempt) < 4*time.Minute {
+		t.Errorf("stats = %+v", st)
+	}
+	if n := strings.Count(e.logs.String(), "S3 refused the uploads"); n != 1 {
+		t.Errorf("the refusal was logged %d times, want once", n)
+	}
+	t.Logf("refused: %s", st.LastError)
+
+	// Fixed keys, same data directory.
+	e.close()
+	srv.SetEnv(t)
+	f := newS3Env(t, srv, e.dir, "creds", store.OutboxOptions{})
+	f.waitDrained(t, 30*time.Second)
+	f.checkInBucket(t, srv, map[string][]byte{id: p.PDF, id2: p2.PDF})
+}
