@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -97,7 +98,6 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 	}
 	ocr, err := pipeline.NewTesseract(cfg.OCRLang, cfg.PageWorkers)
 	if err != nil {
-		shutdownOutbox(outbox, logger)
 		db.Close()
 		return nil, err
 	}
@@ -108,8 +108,10 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 		OCR:      ocr,
 		Logger:   logger,
 	})
+	if err == nil && outbox != nil {
+		err = outbox.Start(context.Background()) // stopped by Close
+	}
 	if err != nil {
-		shutdownOutbox(outbox, logger)
 		ocr.Close()
 		db.Close()
 		return nil, err

@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -45,7 +44,8 @@ func (o *s3Options) blob(ctx context.Context) (*store.S3Blob, error) {
 	})
 }
 
-// attach makes S3 the durable tier of db and starts the uploader; nil without a bucket.
+// attach makes S3 the durable tier of db and makes its uploader (not started: Start it once
+// the rest is built); nil without a bucket.
 func (o *s3Options) attach(db *store.DB, files *store.DirBlob, logger *slog.Logger) (*store.Outbox, error) {
 	if !o.enabled() {
 		if o.cacheMaxMB > 0 {
@@ -64,14 +64,7 @@ func (o *s3Options) attach(db *store.DB, files *store.DirBlob, logger *slog.Logg
 	if err := db.AttachRemote(blob, store.RemoteOptions{Files: files, Logger: logger}); err != nil {
 		return nil, err
 	}
-	up, err := store.NewOutbox(db, store.OutboxOptions{Logger: logger, CacheMaxBytes: o.cacheMaxMB << 20, Import: true})
-	if err != nil {
-		return nil, err
-	}
-	if err := up.Start(ctx); err != nil {
-		return nil, err
-	}
-	return up, nil
+	return store.NewOutbox(db, store.OutboxOptions{Logger: logger, CacheMaxBytes: o.cacheMaxMB << 20, Import: true})
 }
 
 // flushTimeout bounds what a stopping process spends sending its outbox.
@@ -86,15 +79,13 @@ func shutdownOutbox(up *store.Outbox, logger *slog.Logger) {
 	defer cancel()
 	err := up.Shutdown(ctx)
 	st, serr := up.Stats(context.Background())
-	if serr == nil && st.Pending > 0 {
+	switch {
+	case serr != nil:
+		logger.Error("Cannot read the outbox", "err", serr)
+	case st.Pending > 0:
 		logger.Warn("Stopping with uploads pending; they are sent at the next start on this data directory",
-			"pending", st.Pending, "err", errorString(err))
+			"pending", st.Pending, "err", err)
+	default:
+		logger.Info("Uploader stopped; nothing pending", "uploaded", st.Uploaded, "uploaded_bytes", st.UploadedBytes)
 	}
-}
-
-func errorString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return fmt.Sprint(err)
 }
