@@ -365,3 +365,51 @@ func TestS3BadCredentials(t *testing.T) {
 	f.waitDrained(t, 30*time.Second)
 	f.checkInBucket(t, srv, map[string][]byte{id: p.PDF, id2: p2.PDF})
 }
+
+// TestS3BoundedCache: with a small --cache-max-mb, records already in S3 are evicted from
+// bbolt; pages and the result are still served (read through) and equal.
+func TestS3BoundedCache(t *testing.T) {
+	srv := startS3(t)
+	const limit = 4 << 10
+	e := newS3Env(t, srv, "", "evict", store.OutboxOptions{CacheMaxBytes: limit, EvictInterval: time.Millisecond})
+	p := generate(t, gen.Options{Seed: 1, Accounts: 2})
+	id := e.submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
+	e.start(t)
+	if d := e.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+		t.Fatalf("%s: %s", d.Status, d.Error)
+	}
+	ctx := context.Background()
+	want, err := e.proc.Result(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitDrained(t, 30*time.Second)
+	if _, err := e.outbox.Evict(ctx); err != nil {
+		t.Fatal(err)
+	}
+	size := 0
+	_ = e.db.View(ctx, func(tx *store.Tx) error {
+		return tx.CacheEntries("", func(c store.CacheEntry) error { size += len(c.Key) + c.Size; return nil })
+	})
+	if size > limit {
+		t.Errorf("hot cache holds %d bytes, bound %d", size, limit)
+	}
+	if st := e.stats(t); st.Evicted == 0 {
+		t.Fatalf("nothing evicted: %+v", st)
+	}
+	got, err := e.proc.Result(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameJSON(t, got, want) {
+		t.Errorf("result after eviction differs:\n got %+v\nwant %+v", got, want)
+	}
+	if st := e.stats(t); st.ReadThrough.Records == 0 {
+		t.Errorf("nothing was read through: %+v", st)
+	}
+	for page := range p.Truth.TotalPages {
+		if _, err := e.proc.PageData(ctx, id, page); err != nil {
+			t.Errorf("page %d after eviction: %v", page, err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -246,4 +247,50 @@ func bucketSize(b *bolt.Bucket) int64 {
 		n += int64(len(k) + len(v))
 	}
 	return n
+}
+
+// QueueUnsynced queues the upload of every cached record and every document that the blob
+// tier is not known to hold and that nothing is queued for: what was written before a bucket
+// was configured, so that it too becomes safe (and evictable). It returns how many writes it
+// queued. Without a remote it does nothing.
+func (db *DB) QueueUnsynced(ctx context.Context) (int, error) {
+	if db.remote == nil {
+		return 0, nil
+	}
+	n := 0
+	err := db.Update(ctx, func(tx *Tx) error {
+		n = 0
+		var records []string
+		c := tx.bucket(bucketCache).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			key := string(k)
+			if _, ok := tx.synced(key); !ok && tx.pendingOp(key) == "" {
+				records = append(records, key)
+			}
+		}
+		for _, key := range records {
+			if err := tx.enqueue(opRecord, key, ""); err != nil {
+				return err
+			}
+			n++
+		}
+		docs, err := tx.Documents()
+		if err != nil {
+			return err
+		}
+		for i := len(docs) - 1; i >= 0; i-- { // oldest first
+			id := docs[i].ID
+			for _, w := range []struct{ op, key string }{{opOriginal, OriginalKey(id)}, {opDocMeta, DocMetaKey(id)}} {
+				if _, ok := tx.synced(w.key); ok || tx.pendingOp(w.key) != "" {
+					continue
+				}
+				if err := tx.enqueue(w.op, w.key, id); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
 }

@@ -697,3 +697,55 @@ func TestUploaderRetriesWithBackoff(t *testing.T) {
 		t.Errorf("the outage was logged at warn level %d times, want once", c)
 	}
 }
+
+func TestBackfillWhenS3IsConfiguredLater(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := NewDirBlob(dir)
+	d := Document{ID: id(1), SHA256: sha256Hex([]byte("%PDF-old")), Status: StatusCompleted}
+	if err := files.Put(ctx, OriginalKey(d.ID), strings.NewReader("%PDF-old"), nil); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(ctx, func(tx *Tx) error {
+		if err := tx.PutDocument(&d); err != nil {
+			return err
+		}
+		return tx.PutCache(OCRKey(d.ID), "v", "text")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mem := NewMemBlob()
+	if err := db.AttachRemote(mem, RemoteOptions{Files: files}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := NewOutbox(db, OutboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the backfill", func() bool { st, _ := o.Stats(ctx); return st.Uploaded == 3 && st.Pending == 0 })
+	o.Stop()
+	var keys []string
+	_ = mem.List(ctx, "", func(i BlobInfo) error { keys = append(keys, i.Key); return nil })
+	if want := DocMetaKey(d.ID) + "," + OriginalKey(d.ID) + "," + OCRKey(d.ID); strings.Join(keys, ",") != want {
+		t.Errorf("bucket = %v, want %s", keys, want)
+	}
+	// Nothing more the next time.
+	if n, err := db.QueueUnsynced(ctx); err != nil || n != 0 {
+		t.Errorf("second backfill queued %d, %v", n, err)
+	}
+}

@@ -152,13 +152,22 @@ func NewOutbox(db *DB, opts OutboxOptions) (*Outbox, error) {
 	return &Outbox{db: db, r: db.remote, opts: opts, log: opts.Logger.With("component", "uploader"), state: OutboxIdle}, nil
 }
 
-// Start runs the uploader until Stop or until ctx ends: an import first when asked, then
-// rounds whenever a commit queues work (or every PollInterval), with backoff after failures.
+// Start runs the uploader until Stop or until ctx ends. It first queues what bbolt holds and
+// S3 is not known to (DB.QueueUnsynced); then the loop imports the bucket's documents when
+// asked, and runs rounds whenever a commit queues work (or every PollInterval), with backoff
+// after failures.
 func (o *Outbox) Start(ctx context.Context) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.cancel != nil {
 		return errors.New("outbox already started")
+	}
+	queued, err := o.db.QueueUnsynced(ctx)
+	if err != nil {
+		return fmt.Errorf("outbox: queue what S3 lacks: %w", err)
+	}
+	if queued > 0 {
+		o.log.Info("Queued the upload of what was stored before S3 was configured", "writes", queued)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	o.cancel = cancel
