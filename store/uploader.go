@@ -395,15 +395,14 @@ func (o *Outbox) Stats(ctx context.Context) (OutboxStats, error) {
 
 // job is one outbox entry being sent.
 type job struct {
-	seq   uint64
-	e     outboxEntry
-	body  []byte // opRecord, opDocMeta
-	path  string // opOriginal
-	sha   string
-	size  int64
-	drop  bool // nothing to send any more (source gone): forget the entry
-	err   error
-	moved int // opDeletePrefix: remote keys deleted
+	seq  uint64
+	e    outboxEntry
+	body []byte // opRecord, opDocMeta
+	path string // opOriginal
+	sha  string
+	size int64
+	drop bool // nothing to send any more (source gone): forget the entry
+	err  error
 }
 
 // round sends one batch from the head of the outbox and records the outcome. It returns how
