@@ -115,7 +115,7 @@ func (tx *Tx) PutDocument(d *Document) error {
 	}
 	b := tx.bucket(bucketDocs)
 	var old *Document
-	if ov := b.Get([]byte(d.ID)); ov != nil {
+	if ov := b.Get([]byte(d.ID)); ov != nil && tx.writeThrough() {
 		old = &Document{}
 		if err := json.Unmarshal(ov, old); err != nil {
 			old = nil
@@ -123,6 +123,9 @@ func (tx *Tx) PutDocument(d *Document) error {
 	}
 	if err := b.Put([]byte(d.ID), v); err != nil {
 		return err
+	}
+	if !tx.writeThrough() {
+		return nil
 	}
 	// Write-through: a new document's original, and its metadata object whenever what it
 	// says (name, pages, status) changes.

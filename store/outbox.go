@@ -30,8 +30,6 @@ const (
 	opOriginal = "original"
 	// opDocMeta puts documents/{id}/metadata.json, made from the document record.
 	opDocMeta = "docmeta"
-	// opDelete deletes Key.
-	opDelete = "delete"
 	// opDeletePrefix deletes every remote key under Key (a prefix ending in "/") that this
 	// database does not hold or mean to send: the remote copies of results dropped by a
 	// reprocess. It is a barrier: nothing queued after it is sent before it is done.
@@ -135,13 +133,10 @@ func (tx *Tx) pendingOp(key string) string {
 	return e.Op
 }
 
-// deletePending reports whether a pending delete covers key: a delete of key itself, or a
-// prefix delete of key (a prefix ending in "/") or of one of its parents. What it covers
-// must not be read back from the blob tier.
+// deletePending reports whether a pending prefix delete covers key: one of key itself (a
+// prefix ending in "/") or of one of its parents. What it covers must not be read back from
+// the blob tier.
 func (tx *Tx) deletePending(key string) bool {
-	if tx.pendingOp(key) == opDelete {
-		return true
-	}
 	for i := 0; i < len(key); i++ {
 		if key[i] == '/' && tx.pendingOp(key[:i+1]) == opDeletePrefix {
 			return true

@@ -64,14 +64,14 @@ func CompareRemote(ctx context.Context, db *DB, blob Blob, prefixes []string) ([
 				return err
 			}
 		}
-		// Which remote keys are about to be deleted: record deletes and prefix deletes.
+		// Which remote prefixes are about to be deleted.
 		if ob := tx.bucket(bucketOutbox); ob != nil {
 			return ob.ForEach(func(_, v []byte) error {
 				var e outboxEntry
 				if err := json.Unmarshal(v, &e); err != nil {
 					return err
 				}
-				if e.Op == opDelete || e.Op == opDeletePrefix {
+				if e.Op == opDeletePrefix {
 					pendingDel[e.Key] = true
 				}
 				return nil

@@ -486,15 +486,7 @@ func (o *Outbox) round(ctx context.Context) (int, error) {
 				}
 				continue
 			}
-			switch {
-			case j.drop:
-			case j.e.Op == opDelete:
-				if current {
-					if err := tx.bucket(bucketSynced).Delete([]byte(j.e.Key)); err != nil {
-						return err
-					}
-				}
-			case j.e.Op != opDeletePrefix:
+			if !j.drop && j.e.Op != opDeletePrefix {
 				// What S3 holds now, even when a later change of the key is already queued.
 				if err := tx.putSynced(j.e.Key, syncedEntry{SHA256: j.sha, Size: j.size, SyncedAt: tx.now}); err != nil {
 					return err
@@ -550,11 +542,6 @@ func (o *Outbox) send(ctx context.Context, j *job) error {
 		}
 		o.uploaded.Add(1)
 		o.bytes.Add(j.size)
-	case opDelete:
-		if err := b.Delete(ctx, j.e.Key); err != nil {
-			return err
-		}
-		o.deleted.Add(1)
 	case opDeletePrefix:
 		return o.deletePrefix(ctx, j)
 	default:
