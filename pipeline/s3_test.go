@@ -370,18 +370,25 @@ func TestS3BadCredentials(t *testing.T) {
 // bbolt; pages and the result are still served (read through) and equal.
 func TestS3BoundedCache(t *testing.T) {
 	srv := startS3(t)
+	ctx := context.Background()
+	p := generate(t, gen.Options{Seed: 1, Accounts: 2})
+	// The result without S3, to compare with.
+	plain := newEnv(t, "", pipeline.Config{}, nil)
+	id := plain.submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
+	plain.start(t)
+	plain.wait(t, time.Minute, id)
+	want, err := plain.proc.Result(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Eviction runs all along, while the pages are made.
 	const limit = 4 << 10
 	e := newS3Env(t, srv, "", "evict", store.OutboxOptions{CacheMaxBytes: limit, EvictInterval: time.Millisecond})
-	p := generate(t, gen.Options{Seed: 1, Accounts: 2})
-	id := e.submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
+	e.submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
 	e.start(t)
 	if d := e.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
 		t.Fatalf("%s: %s", d.Status, d.Error)
-	}
-	ctx := context.Background()
-	want, err := e.proc.Result(ctx, id)
-	if err != nil {
-		t.Fatal(err)
 	}
 	e.waitDrained(t, 30*time.Second)
 	if _, err := e.outbox.Evict(ctx); err != nil {

@@ -749,3 +749,26 @@ func TestBackfillWhenS3IsConfiguredLater(t *testing.T) {
 		t.Errorf("second backfill queued %d, %v", n, err)
 	}
 }
+
+// A key S3 lacked when first looked up, computed, sent and then evicted, reads through:
+// the memory of the miss does not outlive the upload.
+func TestMissForgottenOnUpload(t *testing.T) {
+	ctx := context.Background()
+	e := newRemoteEnv(t, NewMemBlob())
+	key := OCRKey(id(1))
+	var v string
+	if err := e.db.GetCached(ctx, key, "v", &v); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+	putCache(t, e.db, key, "v", strings.Repeat("x", 100))
+	o := e.outbox(t, OutboxOptions{CacheMaxBytes: 10})
+	if err := o.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := o.Evict(ctx); err != nil || n != 1 {
+		t.Fatalf("evicted %d, %v", n, err)
+	}
+	if err := e.db.GetCached(ctx, key, "v", &v); err != nil {
+		t.Errorf("evicted record after a remembered miss: %v", err)
+	}
+}

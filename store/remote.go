@@ -75,6 +75,13 @@ func (r *remote) knownMissing(key string, now time.Time) bool {
 	return ok && now.Before(until)
 }
 
+// forgetMissing drops what rememberMissing knew of key: this machine has just sent it.
+func (r *remote) forgetMissing(key string) {
+	r.missMu.Lock()
+	defer r.missMu.Unlock()
+	delete(r.misses, key)
+}
+
 func (r *remote) rememberMissing(key string, now time.Time) {
 	r.missMu.Lock()
 	defer r.missMu.Unlock()

@@ -518,6 +518,7 @@ func (o *Outbox) send(ctx context.Context, j *job) error {
 		if err := b.Put(ctx, j.e.Key, bytes.NewReader(j.body), map[string]string{"sha256": j.sha}); err != nil {
 			return err
 		}
+		o.r.forgetMissing(j.e.Key) // a read-through once found nothing here; now there is
 		o.uploaded.Add(1)
 		o.bytes.Add(j.size)
 	case opOriginal:
