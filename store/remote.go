@@ -288,7 +288,7 @@ func (db *DB) ReadThroughPrefix(ctx context.Context, prefix, version string) int
 		r.readFailed(err)
 		return 0
 	}
-	return db.ReadThrough(ctx, keys)
+	return db.ReadThrough(lctx, keys) // the listing and the reads share one time limit
 }
 
 // readBlob reads a whole object.
