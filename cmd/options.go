@@ -101,3 +101,7 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 	}
 	return &app{db: db, proc: proc, ocr: ocr}, nil
 }
+
+// extraStatus is state of optional parts for the processor status and metrics; nil when
+// none is configured.
+func (a *app) extraStatus() map[string]any { return nil }
