@@ -95,5 +95,7 @@ type offlineOCR struct{}
 func (offlineOCR) Recognize(context.Context, *image.Gray, int) (pipeline.OCRPage, error) {
 	return pipeline.OCRPage{}, errors.New("no OCR in an offline status")
 }
-func (offlineOCR) Version() string { return pipeline.TesseractVersion(pipeline.DefaultConfig().OCRLang) }
-func (offlineOCR) Close() error    { return nil }
+func (offlineOCR) Version() string {
+	return pipeline.TesseractVersion(pipeline.DefaultConfig().OCRLang)
+}
+func (offlineOCR) Close() error { return nil }
