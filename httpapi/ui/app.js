@@ -227,7 +227,8 @@ async function loadDoc(id) {
     return el("div", { class: "stage bar " + s.status },
       el("h3", {}, `${label} `, el("span", { class: "badge " + s.status, text: s.status })),
       el("div", { class: "track" }, el("div", { class: "fill", style: `width:${s.progress}%` })),
-      el("p", { text: s.total_pages ? `${s.pages_processed} of ${s.total_pages} pages` : "" }));
+      el("p", { text: key === "account_splitting" ? (s.status === "completed" ? `${(body.accounts || []).length} accounts found` : "")
+        : s.total_pages ? `${s.pages_processed} of ${s.total_pages} pages` : "" }));
   }), ...(d.error ? [el("div", { class: "error-box", style: "grid-column: 1 / -1", text: d.error })] : []));
 
   const acc = $("#doc-accounts");
