@@ -58,8 +58,8 @@ lint: deps ## go vet, gofmt and staticcheck
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... $(TESTDATA_PKGS)
 
 .PHONY: bench
-bench: test-deps ## benchmarks: pages/s against a mutool+tesseract baseline, peak RSS
-	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 80m ./pipeline/ ./cmd/
+bench: test-deps ## benchmarks: pages/s against a mutool+tesseract baseline, peak RSS, cached-data under wrk against a static file
+	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 80m ./pipeline/ ./cmd/ ./httpapi/
 
 .PHONY: samples
 samples: ## regenerate the committed sample packets in testdata/packets

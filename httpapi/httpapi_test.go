@@ -59,7 +59,7 @@ type serverOpts struct {
 	start    bool
 }
 
-func newServer(t *testing.T, o serverOpts) *testServer {
+func newServer(t testing.TB, o serverOpts) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := store.Open(dir, store.Options{})
@@ -98,7 +98,7 @@ func newServer(t *testing.T, o serverOpts) *testServer {
 }
 
 // do sends a request with the server's token and decodes a JSON answer.
-func (ts *testServer) do(t *testing.T, method, path string, body io.Reader, contentType string) (int, map[string]any) {
+func (ts *testServer) do(t testing.TB, method, path string, body io.Reader, contentType string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(method, ts.URL+path, body)
 	if err != nil {
@@ -125,12 +125,12 @@ func (ts *testServer) do(t *testing.T, method, path string, body io.Reader, cont
 	return res.StatusCode, out
 }
 
-func (ts *testServer) get(t *testing.T, path string) (int, map[string]any) {
+func (ts *testServer) get(t testing.TB, path string) (int, map[string]any) {
 	return ts.do(t, http.MethodGet, path, nil, "")
 }
 
 // upload posts files as multipart; names and contents alternate.
-func (ts *testServer) upload(t *testing.T, query string, files ...any) (int, map[string]any) {
+func (ts *testServer) upload(t testing.TB, query string, files ...any) (int, map[string]any) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
@@ -145,7 +145,7 @@ func (ts *testServer) upload(t *testing.T, query string, files ...any) (int, map
 	return ts.do(t, http.MethodPost, "/api/documents"+query, &buf, mw.FormDataContentType())
 }
 
-func packet(t *testing.T, seed uint64) *gen.Packet {
+func packet(t testing.TB, seed uint64) *gen.Packet {
 	t.Helper()
 	p, err := gen.Generate(gen.Options{Seed: seed, Accounts: 2})
 	if err != nil {
@@ -154,7 +154,7 @@ func packet(t *testing.T, seed uint64) *gen.Packet {
 	return p
 }
 
-func (ts *testServer) waitCompleted(t *testing.T, id string) {
+func (ts *testServer) waitCompleted(t testing.TB, id string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
@@ -171,7 +171,7 @@ func (ts *testServer) waitCompleted(t *testing.T, id string) {
 	t.Fatalf("%s did not complete", id)
 }
 
-func uploadedID(t *testing.T, body map[string]any) string {
+func uploadedID(t testing.TB, body map[string]any) string {
 	t.Helper()
 	docs, _ := body["documents"].([]any)
 	if len(docs) == 0 {

@@ -48,15 +48,7 @@ func (s *server) cachedData(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	st, err := s.Processor.Status(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if st.TotalPages > 0 && page >= st.TotalPages {
-		s.fail(w, r, fmt.Errorf("page %d of a %d-page document: %w", page, st.TotalPages, pipeline.ErrPageRange))
-		return
-	}
+	// The hot path: a cached page is one read.
 	pd, err := s.Processor.PageData(r.Context(), id, page)
 	if err == nil {
 		replyJSON(w, http.StatusOK, pageReply(pd, nil))
@@ -64,6 +56,15 @@ func (s *server) cachedData(w http.ResponseWriter, r *http.Request) {
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		s.fail(w, r, err)
+		return
+	}
+	st, err := s.Processor.Status(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if st.TotalPages > 0 && page >= st.TotalPages {
+		s.fail(w, r, fmt.Errorf("page %d of a %d-page document: %w", page, st.TotalPages, pipeline.ErrPageRange))
 		return
 	}
 	out := map[string]any{
