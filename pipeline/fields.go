@@ -115,14 +115,14 @@ func valueCandidates(rows []row, i, j int, rest string) []string {
 }
 
 // labelLike reports whether a cell reads as a label rather than a value: it ends with a
-// colon, or it is a few capitalised words without digits that are not a name ("ACCOUNT
-// TYPE").
+// colon, or it is a few capitalised words without digits or commas that are not a name
+// ("ACCOUNT TYPE").
 func labelLike(s string) bool {
 	s = strings.TrimSpace(s)
 	if strings.HasSuffix(s, ":") {
 		return true
 	}
-	if s != strings.ToUpper(s) || strings.ContainsAny(s, "0123456789") || len(strings.Fields(s)) > 5 {
+	if s != strings.ToUpper(s) || strings.ContainsAny(s, "0123456789,") || len(strings.Fields(s)) > 5 {
 		return false
 	}
 	return !looksLikeName(s)
@@ -244,6 +244,10 @@ func findHolders(rows []row) []string {
 	for _, h := range labelled(rows, holderLabel, notHolder) {
 		for _, v := range h.values {
 			var found []string
+			if m := lastFirst.FindStringSubmatch(strings.TrimSpace(v)); m != nil {
+				// "GONZALEZ, MARIA L" as core banking systems print it.
+				v = strings.TrimSpace(m[2] + " " + m[1] + " " + m[3])
+			}
 			for _, part := range nameSplit.Split(v, -1) {
 				if looksLikeName(part) {
 					found = append(found, part)
@@ -269,6 +273,10 @@ func findHolders(rows []row) []string {
 }
 
 var initialEnd = regexp.MustCompile(`\b[A-Z]\.$`)
+
+// lastFirst matches one name printed last name first: "GONZALEZ, MARIA L", "Hall, Robert
+// Jr.".
+var lastFirst = regexp.MustCompile(`^([A-Z][A-Za-z'’-]+),\s*([A-Z][A-Za-z'’-]+(?:\s+[A-Z]\.?)?)(?:\s+((?:JR|SR|Jr|Sr|II|III|IV)\.?))?$`)
 
 var honorific = regexp.MustCompile(`(?i)^(?:mr|mrs|ms|miss|dr)\.?\s+`)
 

@@ -79,6 +79,8 @@ func TestFindHolders(t *testing.T) {
 		{"owner names box", page([]string{"OWNER NAME(S)"}) + "\n" + page([]string{"Wei Chen"}), []string{"Wei Chen"}},
 		{"a label word in running text is not a label", "Name Change Request Form\nMaria Gonzalez", nil},
 		{"the address below is not a name", page([]string{"Name:", "Jonathan Jackson", "SSN: XXX-XX-3714"}) + "\n" + page([]string{"Mailing Address:", "3924 Meadow Lane, Fort Wayne, IN 46802"}), []string{"Jonathan Jackson"}},
+		{"last name first", page([]string{"Owner 1:", "GONZALEZ, MARIA L", "SSN: XXX-XX-1234"}) + "\n" + page([]string{"Owner 2:", "HALL, ROBERT JR"}),
+			[]string{"MARIA L GONZALEZ", "ROBERT HALL JR"}},
 		{"noise after the label", page([]string{"Name:", ":", "Diane N. Phillips", ";"}), []string{"Diane N. Phillips"}},
 		{"statement mailing block", page([]string{"REBECCA CHEN", "Statement Period: 05/01/2022"}) + "\n" +
 			page([]string{"KENJI MURPHY", "Account Number: 5915-4876-9534"}) + "\n" +
