@@ -431,18 +431,23 @@ var phoneLabel = regexp.MustCompile(`(?i)^(?:(?:home|cell|mobile|daytime|evening
 
 var notCustomerPhone = regexp.MustCompile(`(?i)employer|work|business|office|bank|branch|fax|service|toll`)
 
-var phoneValue = regexp.MustCompile(`(?:\+?1[\s.-]?)?\(?[0-9OoIlSB]{3}\)?[\s.-]?[0-9OoIlSB]{3}[\s.-]?[0-9OoIlSB]{4}\b`)
+// phoneValue is a phone number at the start of a value: digits (and the letters OCR mistakes
+// for digits) with the separators people print, OCR's stray spaces included.
+var phoneValue = regexp.MustCompile(`^[\s.:;'"‘’]*(\+?[0-9OoIlSB(][0-9OoIlSB()+.\-\s]{8,20}[0-9OoIlSB])`)
 
 // findPhone returns the customer's phone number on a page, after a phone label; an
 // employer's, the bank's or a service line is not the customer's.
 func findPhone(rows []row) string {
 	for _, h := range labelled(rows, phoneLabel, notCustomerPhone) {
 		for _, v := range h.values {
-			if m := phoneValue.FindString(v); m != "" {
-				m = strings.TrimSpace(m)
-				if d := digitsOnly(ocrDigit.Replace(m)); len(d) >= 10 {
-					return ocrDigit.Replace(m)
-				}
+			m := phoneValue.FindStringSubmatch(v)
+			if m == nil {
+				continue
+			}
+			printed := strings.TrimSpace(ocrDigit.Replace(m[1]))
+			d := digitsOnly(printed)
+			if len(d) == 10 || (len(d) == 11 && d[0] == '1') {
+				return printed
 			}
 		}
 	}
