@@ -189,7 +189,7 @@ func newBar(mode string, w io.Writer, docs int) *progressbar.ProgressBar {
 		progressbar.OptionSetDescription(fmt.Sprintf("processing %d document(s)", docs)),
 		progressbar.OptionShowElapsedTimeOnFinish(),
 		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionFullWidth(),
+		progressbar.OptionSetWidth(40),
 		progressbar.OptionThrottle(100*time.Millisecond),
 	)
 }

@@ -89,3 +89,40 @@ func shutdownOutbox(up *store.Outbox, logger *slog.Logger) {
 		logger.Info("Uploader stopped; nothing pending", "uploaded", st.Uploaded, "uploaded_bytes", st.UploadedBytes)
 	}
 }
+
+// s3Status is the S3 tier's part of the processor status and metrics: the whole of
+// store.OutboxStats under "s3", and its numbers flat (metrics keep numbers only) under
+// "s3_*". Nil without a bucket.
+func s3Status(up *store.Outbox) map[string]any {
+	if up == nil {
+		return nil
+	}
+	st, err := up.Stats(context.Background())
+	if err != nil {
+		return map[string]any{"s3_error": err.Error()}
+	}
+	return map[string]any{
+		"s3":                           st,
+		"s3_outbox_pending":            st.Pending,
+		"s3_outbox_oldest_age_seconds": st.OldestAgeSeconds,
+		"s3_failing":                   st.State == store.OutboxRetrying || st.State == store.OutboxForbidden,
+		"s3_forbidden":                 st.State == store.OutboxForbidden,
+		"s3_uploaded":                  st.Uploaded,
+		"s3_evicted":                   st.Evicted,
+		"s3_read_through":              st.ReadThrough.Records,
+	}
+}
+
+// joinStatus merges the status parts of the optional components; nil when all are nil.
+func joinStatus(parts ...map[string]any) map[string]any {
+	var out map[string]any
+	for _, p := range parts {
+		for k, v := range p {
+			if out == nil {
+				out = map[string]any{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}

@@ -1,9 +1,18 @@
 package cmd
 
 import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/idp/idp/httpapi"
+	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/store"
 	"github.com/idp/idp/store/s3test"
 )
 
@@ -123,5 +132,52 @@ func TestS3CommandLine(t *testing.T) {
 	states = dumpStates(t, "--data-dir", d1, "--doc", id1)
 	if n, of := countStates(states, id1, "pending delete"); n != of || n < 5 {
 		t.Errorf("after reprocess: %d of %d keys pending delete: %v", n, of, states)
+	}
+}
+
+// TestS3InProcessorStatus: with a bucket, the processor status and /metrics of the HTTP API
+// show the outbox (state, backlog) through the app's extra status.
+func TestS3InProcessorStatus(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.SetEnv(t)
+	o := &processorOptions{dataDir: t.TempDir(), maxFileMB: 10, cfg: pipeline.DefaultConfig(),
+		s3: s3Options{bucket: srv.Bucket, endpoint: srv.Endpoint, pathStyle: true, timeout: 5 * time.Second}}
+	o.cfg.PageWorkers = 1
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := openApp(o, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	api := httptest.NewServer(httpapi.NewHandler(httpapi.Deps{Processor: a.proc, DB: a.db, Logger: logger, Extra: a.extraStatus}))
+	defer api.Close()
+
+	resp, err := http.Get(api.URL + "/api/background-processor/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		S3      store.OutboxStats `json:"s3"`
+		Pending *int              `json:"s3_outbox_pending"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if err != nil || body.S3.State != store.OutboxOK || body.Pending == nil || !strings.Contains(body.S3.Remote, srv.Bucket) {
+		t.Errorf("processor status: %+v, %v", body, err)
+	}
+	resp, err = http.Get(api.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"s3_outbox_pending", "s3_outbox_oldest_age_seconds", "s3_forbidden"} {
+		if !strings.Contains(string(metrics), `idp_extra{name="`+name+`"}`) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	// Without a bucket there is no S3 part.
+	if st := s3Status(nil); st != nil {
+		t.Errorf("extra status without S3: %v", st)
 	}
 }

@@ -43,3 +43,13 @@ func (p *Processor) readThroughPages(ctx context.Context, id string, n int, vers
 func (p *Processor) readThroughResult(ctx context.Context, missing map[string]string) bool {
 	return len(missing) > 0 && p.db.ReadThrough(ctx, missing) > 0
 }
+
+// remoteAccounts reads through the accounts of a completed document that bbolt lacks (an
+// imported or evicted record), for Status. Without S3 it is the empty list.
+func (p *Processor) remoteAccounts(ctx context.Context, id string) []Account {
+	var split AccountSplit
+	if p.db.Remote() == nil || p.db.GetCached(ctx, store.AccountsKey(id), p.versions.split, &split) != nil || split.Accounts == nil {
+		return []Account{}
+	}
+	return split.Accounts
+}

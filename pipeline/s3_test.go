@@ -228,6 +228,14 @@ func TestS3ReadThrough(t *testing.T) {
 	if !sameJSON(t, got, want) {
 		t.Errorf("result from S3 differs:\n got %+v\nwant %+v", got, want)
 	}
+	st, err := b.proc.Status(ctx, id)
+	if err != nil || !sameJSON(t, st.Accounts, want.Accounts) {
+		t.Errorf("status accounts = %+v, %v; want %+v", st.Accounts, err, want.Accounts)
+	}
+	// A page image needs the original: it is fetched from S3.
+	if png, err := b.proc.PageImage(ctx, id, 0, 50); err != nil || len(png) == 0 {
+		t.Fatalf("page image: %d bytes, %v", len(png), err)
+	}
 	path, err := b.proc.OriginalPath(ctx, id)
 	if err != nil {
 		t.Fatal(err)
