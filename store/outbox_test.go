@@ -772,3 +772,50 @@ func TestMissForgottenOnUpload(t *testing.T) {
 		t.Errorf("evicted record after a remembered miss: %v", err)
 	}
 }
+
+// hookBlob runs onPut before each Put reaches the store.
+type hookBlob struct {
+	Blob
+	onPut func(key string)
+}
+
+func (h *hookBlob) Put(ctx context.Context, key string, r io.Reader, meta map[string]string) error {
+	if h.onPut != nil {
+		h.onPut(key)
+	}
+	return h.Blob.Put(ctx, key, r, meta)
+}
+
+// A record dropped (reprocess) while its upload is on the wire must still be deleted from S3.
+func TestDropDuringUpload(t *testing.T) {
+	ctx := context.Background()
+	mem := NewMemBlob()
+	hb := &hookBlob{Blob: mem}
+	e := newRemoteEnv(t, hb)
+	key := PageDataKey(id(1), 0)
+	putCache(t, e.db, key, "v", 1)
+	hb.onPut = func(k string) {
+		if k != key {
+			return
+		}
+		hb.onPut = nil
+		err := e.db.Update(ctx, func(tx *Tx) error {
+			_, err := tx.DeleteCache(PageDataPrefix(id(1)))
+			return err
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	o := e.outbox(t, OutboxOptions{Concurrency: 1})
+	if err := o.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mem.Stat(ctx, key); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the dropped record is still in S3: %v", err)
+	}
+	var v int
+	if err := e.db.GetCached(ctx, key, "v", &v); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the dropped record reads through: %v", err)
+	}
+}

@@ -486,8 +486,10 @@ func (o *Outbox) round(ctx context.Context) (int, error) {
 				}
 				continue
 			}
-			if !j.drop && j.e.Op != opDeletePrefix {
-				// What S3 holds now, even when a later change of the key is already queued.
+			// What S3 holds now, even when a later change of the key is already queued; but
+			// not a key dropped meanwhile (its remote copy is about to be deleted, and a
+			// synced mark would spare it).
+			if !j.drop && j.e.Op != opDeletePrefix && (current || !tx.deletePending(j.e.Key)) {
 				if err := tx.putSynced(j.e.Key, syncedEntry{SHA256: j.sha, Size: j.size, SyncedAt: tx.now}); err != nil {
 					return err
 				}
