@@ -97,7 +97,7 @@ func TestS3CommandLine(t *testing.T) {
 		t.Errorf("after an outage: %d of %d keys pending: %v", n, of, states)
 	}
 	if n, of := countStates(states, id1, "in sync"); n != of {
-		t.Errorf("after an outage: %d of %d keys of the first run in sync", n, of)
+		t.Errorf("after an outage: %d of %d keys of the first run in sync: %v", n, of, states)
 	}
 
 	// Another machine: its own packet is in sync, the first machine's is remote only, and the
@@ -106,10 +106,10 @@ func TestS3CommandLine(t *testing.T) {
 	id3 := process(d2, p3)
 	states = dumpStates(t, "--data-dir", d2)
 	if n, of := countStates(states, id3, "in sync"); n != of || n < 5 {
-		t.Errorf("machine 2: %d of %d keys in sync", n, of)
+		t.Errorf("machine 2: %d of %d keys in sync: %v", n, of, states)
 	}
 	if n, of := countStates(states, id1, "remote only"); n != of || n < 5 {
-		t.Errorf("machine 2: %d of %d keys of machine 1 remote only", n, of)
+		t.Errorf("machine 2: %d of %d keys of machine 1 remote only: %v", n, of, states)
 	}
 	if _, of := countStates(states, id2, ""); of != 0 {
 		t.Errorf("machine 2 sees %d keys of a packet never uploaded", of)

@@ -819,3 +819,37 @@ func TestDropDuringUpload(t *testing.T) {
 		t.Errorf("the dropped record reads through: %v", err)
 	}
 }
+
+// A round cancelled mid-way (a stop) keeps what it did not send in the outbox.
+func TestCancelledRoundKeepsTheRest(t *testing.T) {
+	mem := NewMemBlob()
+	hb := &hookBlob{Blob: mem}
+	e := newRemoteEnv(t, hb)
+	for p := range 10 {
+		putCache(t, e.db, PageDataKey(id(1), p), "v", p)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	hb.onPut = func(string) { cancel() }
+	o := e.outbox(t, OutboxOptions{Concurrency: 1})
+	if err := o.Flush(ctx); err == nil {
+		t.Fatal("a cancelled flush reported success")
+	}
+	var sent int
+	_ = mem.List(context.Background(), "", func(BlobInfo) error { sent++; return nil })
+	if n := e.backlog(t); n+sent != 10 || n < 9 {
+		t.Fatalf("backlog %d, sent %d: entries were lost", n, sent)
+	}
+	hb.onPut = nil
+	if err := o.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	states, err := CompareRemote(context.Background(), e.db, mem, CachePrefixes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range states {
+		if st.State != SyncInSync {
+			t.Errorf("%s: %s", st.Key, st.State)
+		}
+	}
+}

@@ -395,14 +395,15 @@ func (o *Outbox) Stats(ctx context.Context) (OutboxStats, error) {
 
 // job is one outbox entry being sent.
 type job struct {
-	seq  uint64
-	e    outboxEntry
-	body []byte // opRecord, opDocMeta
-	path string // opOriginal
-	sha  string
-	size int64
-	drop bool // nothing to send any more (source gone): forget the entry
-	err  error
+	seq   uint64
+	e     outboxEntry
+	body  []byte // opRecord, opDocMeta
+	path  string // opOriginal
+	sha   string
+	size  int64
+	drop  bool // nothing to send any more (source gone): forget the entry
+	err   error
+	tried bool // send ran (a cancelled round leaves the rest untried)
 }
 
 // round sends one batch from the head of the outbox and records the outcome. It returns how
@@ -456,10 +457,15 @@ func (o *Outbox) round(ctx context.Context) (int, error) {
 		if !j.drop {
 			j.err = o.send(ctx, j)
 		}
+		j.tried = true
 		return nil // one failure does not cancel the others: what worked is recorded
 	})
 	var first error
 	for _, j := range jobs {
+		if !j.tried {
+			// The round was cancelled (a stop) before this one was sent.
+			j.err = fmt.Errorf("not sent: %w", context.Cause(ctx))
+		}
 		if j.err != nil && first == nil {
 			first = j.err
 		}
