@@ -550,7 +550,7 @@ func (p *Processor) retryLater(ctx context.Context, doc store.Document, prio sto
 	wait := p.backoff(doc.Attempts)
 	msg := cause.Error()
 	err := p.db.Update(ctx, func(tx *store.Tx) error {
-		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
+		d, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusQueued
 			d.Error = msg
 			d.Errors = appendAttemptError(d.Errors, d.Attempts, tx.Now(), msg)
@@ -559,7 +559,8 @@ func (p *Processor) retryLater(ctx context.Context, doc store.Document, prio sto
 		if err != nil {
 			return err
 		}
-		return tx.Enqueue(doc.ID, prio, store.PushOptions{NotBefore: tx.Now().Add(wait)})
+		// The document's priority may have been raised while it ran (a loan packet seen).
+		return tx.Enqueue(doc.ID, min(prio, d.Priority), store.PushOptions{NotBefore: tx.Now().Add(wait)})
 	})
 	if err != nil {
 		p.log.Error("Cannot queue retry", "doc_id", doc.ID, "err", err)
@@ -581,7 +582,7 @@ func (p *Processor) backoff(attempt int) time.Duration {
 func (p *Processor) requeueInterrupted(doc store.Document, prio store.Priority) {
 	ctx := context.Background()
 	err := p.db.Update(ctx, func(tx *store.Tx) error {
-		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
+		d, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusQueued
 			if d.Attempts > 0 {
 				d.Attempts--
@@ -591,7 +592,7 @@ func (p *Processor) requeueInterrupted(doc store.Document, prio store.Priority) 
 		if err != nil {
 			return err
 		}
-		return tx.Enqueue(doc.ID, prio, store.PushOptions{Front: true})
+		return tx.Enqueue(doc.ID, min(prio, d.Priority), store.PushOptions{Front: true})
 	})
 	if err != nil {
 		p.log.Error("Cannot re-queue interrupted document", "doc_id", doc.ID, "err", err)
