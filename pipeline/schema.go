@@ -81,7 +81,7 @@ var fieldName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 func DefaultSchema() *Schema {
 	s := &Schema{Name: "loan_document_page", Fields: []SchemaField{
 		{Name: FieldAccountNumber, Type: TypeString, MaxLength: 40, Match: MatchDigits,
-			Description: "The account or loan number printed on the page, as printed (e.g. 4401-2231-0097). " +
+			Description: "The account or loan number printed on the page, as printed, with its dashes or spaces. " +
 				"Not a routing number, transaction reference, check number or phone number."},
 		{Name: FieldAccountHolders, Type: TypeStringArray, MaxLength: 100, MaxItems: 10, Match: MatchText,
 			Description: "Every person the page names as owner, account holder, borrower or co-borrower, one full name per entry, as printed. " +
@@ -89,8 +89,8 @@ func DefaultSchema() *Schema {
 		{Name: FieldPhoneNumber, Type: TypeString, MaxLength: 30, Match: MatchDigits,
 			Description: "The customer's phone number, as printed. Not the bank's, a branch's, an employer's or a service line's."},
 		{Name: FieldAddress, Type: TypeString, MaxLength: 200, Match: MatchText,
-			Description: "The customer's postal address on one line: street, city, state and ZIP code " +
-				"(e.g. 1207 Lakeview Drive, Springfield, IL 62704). Not a property's, an employer's or the bank's address."},
+			Description: "The customer's postal address on one line: street, city, state and ZIP code, separated by commas. " +
+				"Not a property's, an employer's or the bank's address."},
 	}}
 	if err := s.check(); err != nil {
 		panic(err) // the default schema is a constant

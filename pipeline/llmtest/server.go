@@ -34,7 +34,8 @@ type Request struct {
 	Schema         json.RawMessage
 	Messages       []Message
 	Header         http.Header
-	// Pages are the texts between the marker lines of the last user message, in order.
+	// Pages are the texts between the marker lines of the last user message that has
+	// them, in order.
 	Pages []Page
 	// Repair is true when the conversation holds an earlier answer (a repair request).
 	Repair bool
@@ -258,10 +259,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 			req.SchemaName, req.Schema = js.Name, js.Schema
 		}
 	}
-	for i := len(body.Messages) - 1; i >= 0; i-- {
+	for i := len(body.Messages) - 1; i >= 0 && req.Pages == nil; i-- {
 		if body.Messages[i].Role == "user" {
 			req.Pages = parsePages(body.Messages[i].Content)
-			break
 		}
 	}
 	for _, m := range body.Messages {
