@@ -126,23 +126,42 @@ func (s *LLMSplitter) Split(ctx context.Context, pages []PageText) ([]Account, e
 		s.log.Warn("LLM account split failed; the rules' accounts are used", "err", err)
 		return accounts, nil
 	}
-	merged, added := s.merge(pages, accounts, proposed)
-	if added == 0 {
-		return merged, nil
+	merged, named, added := s.merge(pages, accounts, proposed)
+	if added > 0 {
+		// Pages moved to the new accounts: map again, and read each account's holders
+		// from its pages as the rules do.
+		maps, err := s.MapPages(ctx, pages, merged)
+		if err != nil {
+			return nil, err
+		}
+		for i := range merged {
+			merged[i].Pages, merged[i].Holders = []int{}, []string{}
+		}
+		for i, m := range maps {
+			if m.AccountIndex < 0 {
+				continue
+			}
+			a := &merged[m.AccountIndex]
+			a.Pages = append(a.Pages, m.Page)
+			for _, h := range findHolders(parseRows(pages[i].Text)) {
+				a.Holders = addHolder(a.Holders, h)
+			}
+		}
+		s.log.Info("the model added accounts the rules missed", "added", added)
 	}
-	maps, err := s.MapPages(ctx, pages, merged)
-	if err != nil {
-		return nil, err
+	// Holders the model named that are printed on their account's pages.
+	textOf := map[int]string{}
+	for _, p := range pages {
+		textOf[p.Page] = p.Text
 	}
 	for i := range merged {
-		merged[i].Pages = []int{}
-	}
-	for _, m := range maps {
-		if m.AccountIndex >= 0 {
-			merged[m.AccountIndex].Pages = append(merged[m.AccountIndex].Pages, m.Page)
+		ev := evidenceOf(textOf, merged[i].Pages)
+		for _, h := range named[i] {
+			if looksLikeName(h) && ev.clean.hasText(h) {
+				merged[i].Holders = addHolder(merged[i].Holders, cleanName(h))
+			}
 		}
 	}
-	s.log.Info("the model added accounts the rules missed", "added", added)
 	return merged, nil
 }
 
@@ -286,10 +305,10 @@ func readSplit(ans chatAnswer, n int) ([]proposedAccount, error) {
 	return out, nil
 }
 
-// merge adds the model's accounts that the rules missed and that are printed in the
-// packet, and the holders it names that are printed on an account's pages. It returns the
-// accounts and how many were added.
-func (s *LLMSplitter) merge(pages []PageText, rules []Account, proposed []proposedAccount) ([]Account, int) {
+// merge adds the model's accounts that the rules missed and whose number is printed in
+// the packet (with the pages the model names and those that print the number). It returns
+// the accounts, the holders the model named for each, and how many accounts were added.
+func (s *LLMSplitter) merge(pages []PageText, rules []Account, proposed []proposedAccount) ([]Account, map[int][]string, int) {
 	out := slices.Clone(rules)
 	for i := range out {
 		out[i].Holders = slices.Clone(out[i].Holders)
@@ -298,20 +317,12 @@ func (s *LLMSplitter) merge(pages []PageText, rules []Account, proposed []propos
 	for _, a := range out {
 		byDigits[digitsOnly(a.AccountNumber)] = a.Index
 	}
-	textOf := map[int]string{}
-	for _, p := range pages {
-		textOf[p.Page] = p.Text
-	}
+	named := map[int][]string{}
 	added := 0
 	for _, pa := range proposed {
 		d := digitsOnly(mendDigits(strings.ReplaceAll(pa.number, " ", "")))
 		if idx, ok := byDigits[d]; ok {
-			ev := evidenceOf(textOf, out[idx].Pages)
-			for _, h := range pa.holders {
-				if looksLikeName(h) && ev.clean.hasText(h) {
-					out[idx].Holders = addHolder(out[idx].Holders, cleanName(h))
-				}
-			}
+			named[idx] = append(named[idx], pa.holders...)
 			continue
 		}
 		if len(d) < 6 {
@@ -328,22 +339,15 @@ func (s *LLMSplitter) merge(pages []PageText, rules []Account, proposed []propos
 			s.log.Warn("model proposed an account whose number is not printed in the packet; ignored")
 			continue
 		}
-		pagesOf := slices.Clone(pa.pages)
-		pagesOf = append(pagesOf, where...)
+		pagesOf := append(slices.Clone(pa.pages), where...)
 		slices.Sort(pagesOf)
-		pagesOf = slices.Compact(pagesOf)
-		a := Account{Index: len(out), AccountNumber: pa.number, Holders: []string{}, Pages: pagesOf}
-		ev := evidenceOf(textOf, pagesOf)
-		for _, h := range pa.holders {
-			if looksLikeName(h) && ev.clean.hasText(h) {
-				a.Holders = addHolder(a.Holders, cleanName(h))
-			}
-		}
+		a := Account{Index: len(out), AccountNumber: pa.number, Holders: []string{}, Pages: slices.Compact(pagesOf)}
+		named[a.Index] = pa.holders
 		byDigits[d] = a.Index
 		out = append(out, a)
 		added++
 	}
-	return out, added
+	return out, named, added
 }
 
 func evidenceOf(textOf map[int]string, pages []int) *pageEvidence {
