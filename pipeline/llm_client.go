@@ -165,7 +165,11 @@ func (c LLMConfig) withDefaults() (LLMConfig, error) {
 		c.Schema = DefaultSchema()
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{}
+		// Keep a connection per call in flight: the default two per host would make every
+		// call beyond the second open a new one.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = c.Concurrency
+		c.HTTPClient = &http.Client{Transport: tr}
 	}
 	if c.Clock == nil {
 		c.Clock = realClock{}
