@@ -66,7 +66,7 @@ func llmConfig(srv *llmtest.Server, clock pipeline.Clock) pipeline.LLMConfig {
 	return cfg
 }
 
-func newLLM(t *testing.T, cfg pipeline.LLMConfig) *pipeline.LLMExtractor {
+func newLLM(t testing.TB, cfg pipeline.LLMConfig) *pipeline.LLMExtractor {
 	t.Helper()
 	x, err := pipeline.NewLLMExtractor(cfg)
 	if err != nil {
