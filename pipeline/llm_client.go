@@ -350,14 +350,16 @@ func (c *llmClient) chat(ctx context.Context, deadline time.Time, req openai.Cha
 			p.done(outcomeFailure)
 		}
 		c.stats.failures.Add(1)
-		if try >= c.cfg.MaxRetries {
-			return chatAnswer{}, e
-		}
 		if wait > 0 {
 			// The server said how long: every worker waits it out, not only this one.
 			c.gate.pause(c.cfg.Clock.Now().Add(wait), fmt.Sprintf("HTTP %d, server asked for %s", e.Status, wait.Round(time.Millisecond)))
 			c.log.Warn("LLM endpoint rate limited; pausing calls", "wait", wait.Round(time.Millisecond), "try", try+1)
-			continue
+		}
+		if try >= c.cfg.MaxRetries {
+			return chatAnswer{}, e
+		}
+		if wait > 0 {
+			continue // acquire waits the pause out
 		}
 		wait = c.backoff(try)
 		if !deadline.IsZero() && c.cfg.Clock.Now().Add(wait).After(deadline) {

@@ -631,3 +631,22 @@ func TestLLMCustomSchema(t *testing.T) {
 		t.Errorf("schema sent: %s %s", r.SchemaName, r.Schema)
 	}
 }
+
+// TestLLMRateLimitOnLastTry: a 429 on the last try still pauses every worker.
+func TestLLMRateLimitOnLastTry(t *testing.T) {
+	srv := llmtest.NewServer(t)
+	srv.SetScript(llmtest.Sequence(llmtest.RateLimited(map[string]string{"Retry-After": "7"})))
+	clock := newFakeClock()
+	cfg := llmConfig(srv, clock)
+	cfg.MaxRetries = 0
+	x := newLLM(t, cfg)
+	_, err := x.Extract(context.Background(), page(statementPage))
+	var le *pipeline.LLMError
+	if !errors.As(err, &le) || le.Status != 429 || pipeline.IsPermanent(err) {
+		t.Fatalf("err = %v, want a transient 429", err)
+	}
+	st := x.Status()
+	if st.PausedUntil == nil || st.PausedUntil.Sub(clock.Now()) != 7*time.Second || st.RateLimited != 1 {
+		t.Errorf("status %+v, want a 7s pause", st)
+	}
+}
