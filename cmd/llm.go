@@ -51,7 +51,8 @@ func (o *llmOptions) enabled() bool {
 }
 
 // build makes the LLM extractor and, with --llm-split, the LLM splitter (nil when off), and
-// gives stage 4 as many page slots as LLM calls may be in flight.
+// gives stage 4 as many page slots as LLM calls may be in flight (a page waiting for a
+// call would spend its --page-timeout waiting).
 func (o *llmOptions) build(cfg *pipeline.Config, logger *slog.Logger) (pipeline.Extractor, pipeline.AccountSplitter, error) {
 	if !o.enabled() {
 		var errs []error
@@ -113,7 +114,7 @@ func (o *llmOptions) build(cfg *pipeline.Config, logger *slog.Logger) (pipeline.
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.ExtractWorkers = max(cfg.PageWorkers, lc.Concurrency)
+	cfg.ExtractWorkers = lc.Concurrency
 	logger.Info("LLM extraction on", "endpoint", x.Status().Endpoint, "model", lc.Model, "format", lc.ResponseFormat, "concurrency", lc.Concurrency,
 		"fallback", lc.Fallback, "fields", len(x.Schema().Fields), "llm_split", o.split)
 	if o.split {
