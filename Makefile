@@ -31,9 +31,9 @@ deps: ## install the system packages idp needs (Tesseract, Leptonica, language d
 	@go mod download
 
 .PHONY: test-deps
-test-deps: deps ## also install what the tests and benchmarks drive (mutool and tesseract CLIs for baselines)
+test-deps: deps ## also install what the tests and benchmarks drive: Chromium (UI test), mutool, tesseract and wrk (baselines)
 	@missing=""; \
-	for p in mupdf-tools tesseract-ocr; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in mupdf-tools tesseract-ocr chromium wrk; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
@@ -58,8 +58,8 @@ lint: deps ## go vet, gofmt and staticcheck
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... $(TESTDATA_PKGS)
 
 .PHONY: bench
-bench: test-deps ## benchmarks: pages/s against a mutool+tesseract baseline, peak RSS
-	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 80m ./pipeline/ ./cmd/
+bench: test-deps ## benchmarks: pages/s against a mutool+tesseract baseline, peak RSS, cached-data under wrk against a static file
+	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 80m ./pipeline/ ./cmd/ ./httpapi/
 
 .PHONY: samples
 samples: ## regenerate the committed sample packets in testdata/packets

@@ -122,3 +122,27 @@ func (o *llmOptions) build(cfg *pipeline.Config, logger *slog.Logger) (pipeline.
 	}
 	return x, nil, nil
 }
+
+// llmStatus is the LLM's part of the processor status, nil without an LLM: "llm" holds the
+// breaker, any rate-limit pause and the totals; the numbers are also metrics (idp_extra).
+func llmStatus(p *pipeline.Processor) map[string]any {
+	st, ok := p.LLMStatus()
+	if !ok {
+		return nil
+	}
+	return map[string]any{
+		"llm":                   st,
+		"llm_breaker_open":      st.Breaker != pipeline.BreakerClosed,
+		"llm_paused":            st.PausedUntil != nil,
+		"llm_in_flight":         st.InFlight,
+		"llm_requests":          st.Requests,
+		"llm_retries":           st.Retries,
+		"llm_rate_limited":      st.RateLimited,
+		"llm_failed_requests":   st.FailedRequests,
+		"llm_invalid_answers":   st.InvalidAnswers,
+		"llm_dropped_values":    st.DroppedValues,
+		"llm_fallbacks":         st.Fallbacks,
+		"llm_prompt_tokens":     st.PromptTokens,
+		"llm_completion_tokens": st.CompletionTokens,
+	}
+}

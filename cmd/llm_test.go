@@ -1,13 +1,26 @@
 package cmd
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/spf13/pflag"
+
+	"github.com/idp/idp/httpapi"
+	"github.com/idp/idp/pipeline"
 	"github.com/idp/idp/pipeline/llmtest"
+	"github.com/idp/idp/store"
 )
 
 func TestLLMFlagErrors(t *testing.T) {
@@ -113,4 +126,96 @@ func mustMarshal(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestServeStatusShowsLLM: the processor status endpoint and the metrics show the LLM's
+// breaker, calls and tokens.
+func TestServeStatusShowsLLM(t *testing.T) {
+	dir := t.TempDir()
+	file, truth := writePacket(t, dir, 3)
+	srv := llmtest.NewServer(t)
+	o := &processorOptions{}
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	if err := fs.Parse([]string{"--data-dir", filepath.Join(dir, "data"), "--llm-base-url", srv.BaseURL, "--llm-model", "gpt-test"}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := openApp(o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if got := a.proc.Config().ExtractWorkers; got != 4 {
+		t.Errorf("stage 4 page slots %d, want --llm-concurrency 4", got)
+	}
+	ctx := context.Background()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := a.proc.Submit(ctx, "packet.pdf", f, pipeline.SubmitOptions{})
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.proc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st, err := a.proc.Status(ctx, sub.Document.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Status == string(store.StatusCompleted) {
+			break
+		}
+		if st.Status == string(store.StatusFailed) || time.Now().After(deadline) {
+			t.Fatalf("document %s: %s", st.Status, st.Error)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ready := &atomic.Bool{}
+	ready.Store(true)
+	api := httptest.NewServer(httpapi.NewHandler(httpapi.Deps{Processor: a.proc, DB: a.db, Ready: ready,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Extra: a.extraStatus}))
+	defer api.Close()
+
+	resp, err := http.Get(api.URL + "/api/background-processor/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status struct {
+			Totals pipeline.CountersSnapshot `json:"totals"`
+		} `json:"status"`
+		LLM pipeline.LLMStatus `json:"llm"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	prompt, completion, _ := srv.Usage()
+	if body.LLM.Breaker != pipeline.BreakerClosed || body.LLM.Requests != int64(truth.TotalPages) || body.LLM.Model != "gpt-test" {
+		t.Errorf("llm status %+v", body.LLM)
+	}
+	if body.Status.Totals.PromptTokens != int64(prompt) || body.Status.Totals.CompletionTokens != int64(completion) || prompt == 0 {
+		t.Errorf("totals %d+%d tokens, server %d+%d", body.Status.Totals.PromptTokens, body.Status.Totals.CompletionTokens, prompt, completion)
+	}
+	tokens, err := a.proc.DocumentTokens(ctx, sub.Document.ID)
+	if err != nil || tokens.PromptTokens != int64(prompt) || tokens.Pages != truth.TotalPages {
+		t.Errorf("document tokens %+v (%v)", tokens, err)
+	}
+
+	resp, err = http.Get(api.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{`idp_extra{name="llm_breaker_open"} 0`, `idp_extra{name="llm_prompt_tokens"} ` + strconv.Itoa(prompt)} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 }

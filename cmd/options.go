@@ -88,7 +88,9 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	ocr, err := pipeline.NewTesseract(cfg.OCRLang, cfg.PageWorkers)
+	// Two clients beyond the page workers: a page someone opens is read at once, even while
+	// the background keeps every page worker busy.
+	ocr, err := pipeline.NewTesseract(cfg.OCRLang, cfg.PageWorkers+2)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -110,3 +112,7 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 	}
 	return &app{db: db, proc: proc, ocr: ocr}, nil
 }
+
+// extraStatus is state of optional parts for the processor status and metrics; nil when
+// none is configured.
+func (a *app) extraStatus() map[string]any { return llmStatus(a.proc) }

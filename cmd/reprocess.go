@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +19,7 @@ type reprocessOptions struct {
 	g         *globalOptions
 	dataDir   string
 	fromStage string
+	client    clientOptions
 }
 
 func newReprocessCommand(g *globalOptions) *cobra.Command {
@@ -25,10 +28,10 @@ func newReprocessCommand(g *globalOptions) *cobra.Command {
 		Use:   "reprocess DOC",
 		Short: "Drop a document's cached results and queue it again at high priority",
 		Long: `reprocess drops the cached results of DOC (all stages, or from --from-stage on), resets its
-progress and tries, and queues it at the front of high priority. The next ` + "`idp serve`" + ` (or
-` + "`idp process`" + ` on the same --data-dir) runs it.
+progress and tries, and queues it at the front of high priority.
 
-It works on the database directly, so no server may hold it.`,
+When a running server holds the database, the request goes through its API (--server);
+otherwise it changes the database directly and the next ` + "`idp serve`" + ` runs it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReprocess(cmd.Context(), o, args[0], cmd.OutOrStdout())
@@ -36,6 +39,7 @@ It works on the database directly, so no server may hold it.`,
 	}
 	c.Flags().StringVar(&o.dataDir, "data-dir", "./data", "directory of the database")
 	c.Flags().StringVar(&o.fromStage, "from-stage", "", fmt.Sprintf("first stage to redo, one of %v (default: all)", pipeline.Stages))
+	o.client.AddFlags(c.Flags())
 	return c
 }
 
@@ -43,9 +47,21 @@ func runReprocess(ctx context.Context, o *reprocessOptions, id string, out io.Wr
 	if !store.ValidID(id) {
 		return fmt.Errorf("%q is not a document id (24 hex digits)", id)
 	}
+	from := "all stages"
+	if o.fromStage != "" {
+		from = "from " + o.fromStage
+	}
 	db, err := store.Open(o.dataDir, store.Options{LockTimeout: 500 * time.Millisecond})
 	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("a running server holds %s: stop it first, then run reprocess again", o.dataDir)
+		path := "/api/document/" + id + "/reprocess"
+		if o.fromStage != "" {
+			path += "?from_stage=" + url.QueryEscape(o.fromStage)
+		}
+		if err := o.client.call(ctx, http.MethodPost, path, nil); err != nil {
+			return fmt.Errorf("a running server holds %s, and asking it failed: %w", o.dataDir, err)
+		}
+		fmt.Fprintf(out, "%s: cached results dropped (%s); queued at high priority by the server at %s\n", id, from, o.client.server)
+		return nil
 	}
 	if err != nil {
 		return err
@@ -56,10 +72,6 @@ func runReprocess(ctx context.Context, o *reprocessOptions, id string, out io.Wr
 			return fmt.Errorf("no document %s in %s", id, o.dataDir)
 		}
 		return err
-	}
-	from := "all stages"
-	if o.fromStage != "" {
-		from = "from " + o.fromStage
 	}
 	fmt.Fprintf(out, "%s: cached results dropped (%s); queued at high priority\n", id, from)
 	return nil

@@ -2,30 +2,45 @@ package cmd
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/idp/idp/httpapi"
 )
 
 type serveOptions struct {
-	g    *globalOptions
-	proc processorOptions
+	g        *globalOptions
+	proc     processorOptions
+	addr     string
+	apiToken string
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
 	o := &serveOptions{g: g}
 	c := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the service: resume interrupted work, then process the queue until stopped",
+		Short: "Run the service: resume interrupted work, process the queue, serve the API and web UI",
 		Long: `serve opens the data directory, puts back every document that was being processed when the
-process last stopped (even by kill -9), and processes the queue until SIGINT or SIGTERM.
-On a signal it stops gracefully: running pages get --stop-timeout to finish and be cached,
-and interrupted documents go back to the front of the queue.`,
+process last stopped (even by kill -9), processes the queue, and serves the HTTP API and the
+web UI on --addr. The API answers 503 until the resume is done (see /readyz).
+
+On SIGINT or SIGTERM it stops gracefully: the HTTP server first, then the workers (running
+pages get --stop-timeout to finish and be cached; interrupted documents go back to the front
+of the queue), then the database.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runServe(cmd.Context(), o)
 		},
 	}
 	o.proc.AddFlags(c.Flags())
+	c.Flags().StringVar(&o.addr, "addr", ":5015", "address of the HTTP API and web UI")
+	c.Flags().StringVar(&o.apiToken, "api-token", "", "when set, every /api call needs Authorization: Bearer <token> (health and metrics stay open)")
 	return c
 }
 
@@ -36,12 +51,51 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		return err
 	}
 	defer a.Close()
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	ready := &atomic.Bool{}
+	handler := httpapi.NewHandler(httpapi.Deps{
+		Processor: a.proc, DB: a.db, Token: o.apiToken, Ready: ready, Version: version, Logger: log,
+		Extra: a.extraStatus,
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("HTTP listening", "addr", ln.Addr().String(), "auth", o.apiToken != "")
+
+	// The API answers 503 until in-flight work is back in the queue.
 	if err := a.proc.Start(ctx); err != nil {
+		_ = srv.Close()
 		return err
 	}
-	log.Info("idp serving", "data_dir", o.proc.dataDir, "version", version)
-	<-ctx.Done()
-	log.Info("Shutting down")
+	ready.Store(true)
+	log.Info("idp serving", "addr", ln.Addr().String(), "data_dir", o.proc.dataDir, "version", version)
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+	}
+	log.Info("Shutting down: HTTP first, then the workers, then the database")
+	ready.Store(false)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		// Event streams do not end on their own.
+		_ = srv.Close()
+	}
 	a.proc.Stop()
 	return nil
 }

@@ -14,6 +14,7 @@ type Counters struct {
 	Pages          map[string]map[string]int64 // stage -> outcome (done, cached, failed) -> pages
 	StageSeconds   map[string]float64
 	StageRuns      map[string]int64
+	StageHist      map[string][]uint64 // stage -> count per DurationBuckets bound (+Inf last)
 	CacheHits      int64
 	CacheMisses    int64
 	OCRPages       int64
@@ -24,7 +25,8 @@ type Counters struct {
 }
 
 func newCounters() *Counters {
-	return &Counters{Pages: map[string]map[string]int64{}, StageSeconds: map[string]float64{}, StageRuns: map[string]int64{}}
+	return &Counters{Pages: map[string]map[string]int64{}, StageSeconds: map[string]float64{}, StageRuns: map[string]int64{},
+		StageHist: map[string][]uint64{}}
 }
 
 func (c *Counters) page(stage, outcome string, n int64) {
@@ -41,7 +43,20 @@ func (c *Counters) stage(stage string, d time.Duration) {
 	defer c.mu.Unlock()
 	c.StageSeconds[stage] += d.Seconds()
 	c.StageRuns[stage]++
+	h := c.StageHist[stage]
+	if h == nil {
+		h = make([]uint64, len(DurationBuckets)+1)
+		c.StageHist[stage] = h
+	}
+	i := 0
+	for i < len(DurationBuckets) && d.Seconds() > DurationBuckets[i] {
+		i++
+	}
+	h[i]++
 }
+
+// DurationBuckets are the upper bounds, in seconds, of the stage duration histogram.
+var DurationBuckets = []float64{0.05, 0.25, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
 
 func (c *Counters) cache(hit bool) {
 	c.mu.Lock()
@@ -88,6 +103,7 @@ type CountersSnapshot struct {
 	Pages          map[string]map[string]int64 `json:"pages"`
 	StageSeconds   map[string]float64          `json:"stage_seconds"`
 	StageRuns      map[string]int64            `json:"stage_runs"`
+	StageHist      map[string][]uint64         `json:"-"`
 	CacheHits      int64                       `json:"cache_hits"`
 	CacheMisses    int64                       `json:"cache_misses"`
 	OCRPages       int64                       `json:"ocr_pages"`
@@ -104,6 +120,7 @@ func (c *Counters) Snapshot() CountersSnapshot {
 	s := CountersSnapshot{
 		DocsCompleted: c.DocsCompleted, DocsFailed: c.DocsFailed,
 		Pages: map[string]map[string]int64{}, StageSeconds: map[string]float64{}, StageRuns: map[string]int64{},
+		StageHist: map[string][]uint64{},
 		CacheHits: c.CacheHits, CacheMisses: c.CacheMisses, OCRPages: c.OCRPages, TextLayerPages: c.TextLayerPages,
 		PromptTokens: c.PromptTokens, CompletionTokens: c.CompletionTokens,
 	}
@@ -118,6 +135,9 @@ func (c *Counters) Snapshot() CountersSnapshot {
 	}
 	for k, v := range c.StageRuns {
 		s.StageRuns[k] = v
+	}
+	for k, v := range c.StageHist {
+		s.StageHist[k] = append([]uint64(nil), v...)
 	}
 	return s
 }

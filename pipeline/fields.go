@@ -115,14 +115,14 @@ func valueCandidates(rows []row, i, j int, rest string) []string {
 }
 
 // labelLike reports whether a cell reads as a label rather than a value: it ends with a
-// colon, or it is a few capitalised words without digits that are not a name ("ACCOUNT
-// TYPE").
+// colon, or it is a few capitalised words without digits or commas that are not a name
+// ("ACCOUNT TYPE").
 func labelLike(s string) bool {
 	s = strings.TrimSpace(s)
 	if strings.HasSuffix(s, ":") {
 		return true
 	}
-	if s != strings.ToUpper(s) || strings.ContainsAny(s, "0123456789") || len(strings.Fields(s)) > 5 {
+	if s != strings.ToUpper(s) || strings.ContainsAny(s, "0123456789,") || len(strings.Fields(s)) > 5 {
 		return false
 	}
 	return !looksLikeName(s)
@@ -244,6 +244,10 @@ func findHolders(rows []row) []string {
 	for _, h := range labelled(rows, holderLabel, notHolder) {
 		for _, v := range h.values {
 			var found []string
+			if m := lastFirst.FindStringSubmatch(strings.TrimSpace(v)); m != nil {
+				// "GONZALEZ, MARIA L" as core banking systems print it.
+				v = strings.TrimSpace(m[2] + " " + m[1] + " " + m[3])
+			}
 			for _, part := range nameSplit.Split(v, -1) {
 				if looksLikeName(part) {
 					found = append(found, part)
@@ -269,6 +273,10 @@ func findHolders(rows []row) []string {
 }
 
 var initialEnd = regexp.MustCompile(`\b[A-Z]\.$`)
+
+// lastFirst matches one name printed last name first: "GONZALEZ, MARIA L", "Hall, Robert
+// Jr.".
+var lastFirst = regexp.MustCompile(`^([A-Z][A-Za-z'’-]+),\s*([A-Z][A-Za-z'’-]+(?:\s+[A-Z]\.?)?)(?:\s+((?:JR|SR|Jr|Sr|II|III|IV)\.?))?$`)
 
 var honorific = regexp.MustCompile(`(?i)^(?:mr|mrs|ms|miss|dr)\.?\s+`)
 
@@ -423,18 +431,23 @@ var phoneLabel = regexp.MustCompile(`(?i)^(?:(?:home|cell|mobile|daytime|evening
 
 var notCustomerPhone = regexp.MustCompile(`(?i)employer|work|business|office|bank|branch|fax|service|toll`)
 
-var phoneValue = regexp.MustCompile(`(?:\+?1[\s.-]?)?\(?[0-9OoIlSB]{3}\)?[\s.-]?[0-9OoIlSB]{3}[\s.-]?[0-9OoIlSB]{4}\b`)
+// phoneValue is a phone number at the start of a value: digits (and the letters OCR mistakes
+// for digits) with the separators people print, OCR's stray spaces included.
+var phoneValue = regexp.MustCompile(`^[\s.:;'"‘’]*(\+?[0-9OoIlSB(][0-9OoIlSB()+.\-\s]{8,20}[0-9OoIlSB])`)
 
 // findPhone returns the customer's phone number on a page, after a phone label; an
 // employer's, the bank's or a service line is not the customer's.
 func findPhone(rows []row) string {
 	for _, h := range labelled(rows, phoneLabel, notCustomerPhone) {
 		for _, v := range h.values {
-			if m := phoneValue.FindString(v); m != "" {
-				m = strings.TrimSpace(m)
-				if d := digitsOnly(ocrDigit.Replace(m)); len(d) >= 10 {
-					return ocrDigit.Replace(m)
-				}
+			m := phoneValue.FindStringSubmatch(v)
+			if m == nil {
+				continue
+			}
+			printed := strings.TrimSpace(ocrDigit.Replace(m[1]))
+			d := digitsOnly(printed)
+			if len(d) == 10 || (len(d) == 11 && d[0] == '1') {
+				return printed
 			}
 		}
 	}

@@ -79,6 +79,8 @@ func TestFindHolders(t *testing.T) {
 		{"owner names box", page([]string{"OWNER NAME(S)"}) + "\n" + page([]string{"Wei Chen"}), []string{"Wei Chen"}},
 		{"a label word in running text is not a label", "Name Change Request Form\nMaria Gonzalez", nil},
 		{"the address below is not a name", page([]string{"Name:", "Jonathan Jackson", "SSN: XXX-XX-3714"}) + "\n" + page([]string{"Mailing Address:", "3924 Meadow Lane, Fort Wayne, IN 46802"}), []string{"Jonathan Jackson"}},
+		{"last name first", page([]string{"Owner 1:", "GONZALEZ, MARIA L", "SSN: XXX-XX-1234"}) + "\n" + page([]string{"Owner 2:", "HALL, ROBERT JR"}),
+			[]string{"MARIA L GONZALEZ", "ROBERT HALL JR"}},
 		{"noise after the label", page([]string{"Name:", ":", "Diane N. Phillips", ";"}), []string{"Diane N. Phillips"}},
 		{"statement mailing block", page([]string{"REBECCA CHEN", "Statement Period: 05/01/2022"}) + "\n" +
 			page([]string{"KENJI MURPHY", "Account Number: 5915-4876-9534"}) + "\n" +
@@ -110,6 +112,9 @@ func TestFindPhoneAndAddress(t *testing.T) {
 		{"employer phone is not the customer's", page([]string{"Employer Phone:", "+1 898 268 6310"}), "", ""},
 		{"service line is not the customer's", "Customer Service 1-800-746-1511", "", ""},
 		{"OCR digits", "Phone: (5S5) 2O1-7788", "(555) 201-7788", ""},
+		{"OCR space in a group", page([]string{"Phone:", ".749-7 13-0783"}), "749-7 13-0783", ""},
+		{"a date is not a phone", page([]string{"Phone:", "03/02/2007"}), "", ""},
+		{"too few digits", "Phone: 555-0199", "", ""},
 		{"inline address", page([]string{"Address:", "9801 Sunset Rd, Durham, NC 27701"}), "", "9801 Sunset Rd, Durham, NC 27701"},
 		{"two-line address", page([]string{"Present Address:", "6441 Prairie Rd"}) + "\n" + page([]string{"Austin, TX 78701"}),
 			"", "6441 Prairie Rd, Austin, TX 78701"},

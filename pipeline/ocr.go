@@ -94,13 +94,17 @@ func NewTesseract(lang string, size int) (*Tesseract, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.version = "tesseract-" + c.Version() + "/" + lang
+	t.version = TesseractVersion(lang)
 	t.free <- c
 	return t, nil
 }
 
 // Version implements OCREngine.
 func (t *Tesseract) Version() string { return t.version }
+
+// TesseractVersion is the OCR engine's part of the cache versions for lang, without
+// starting an engine.
+func TesseractVersion(lang string) string { return "tesseract-" + gosseract.Version() + "/" + lang }
 
 // blankPGM is a tiny white image used to initialise a client before real work.
 var blankPGM = []byte("P5\n8 8\n255\n" + string(bytes.Repeat([]byte{255}, 64)))

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/idp/idp/store"
 )
 
@@ -180,6 +182,7 @@ type Processor struct {
 	wake     chan struct{}
 	versions versions
 	counters *Counters
+	flight   singleflight.Group // page work shared by the background and people waiting
 	started  time.Time
 
 	mu      sync.Mutex
@@ -207,6 +210,9 @@ type Active struct {
 	Total    int       `json:"total_pages"`
 	Attempt  int       `json:"attempt"`
 	Since    time.Time `json:"since"`
+
+	cancel context.CancelCauseFunc
+	done   chan struct{}
 }
 
 // New makes a processor. Start runs it.
@@ -416,16 +422,21 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 		_ = p.queue.Push(rs.hard, id, item.Priority, store.PushOptions{NotBefore: p.now().Add(time.Minute)})
 		return
 	}
-	p.setActive(doc)
-	defer p.clearActive(id)
-
-	ctx, cancel := context.WithTimeoutCause(rs.hard, p.cfg.DocTimeout,
+	runCtx, supersede := context.WithCancelCause(rs.hard)
+	defer supersede(nil)
+	ctx, cancel := context.WithTimeoutCause(runCtx, p.cfg.DocTimeout,
 		permanent(fmt.Errorf("processing took longer than the document time limit (%s)", p.cfg.DocTimeout)))
 	defer cancel()
+	done := p.setActive(doc, supersede)
+	defer close(done)
+	defer p.clearActive(id)
 	started := p.now()
 	err = p.runPipeline(ctx, rs.soft, doc)
 	p.counters.observeDocument(err, p.now().Sub(started))
 	switch {
+	case errors.Is(context.Cause(runCtx), errSuperseded):
+		// Reprocessed or deleted meanwhile: whoever did that has set the record.
+		log.Info("Run abandoned: the document was reprocessed or deleted")
 	case err == nil:
 		p.finishCompleted(rs.hard, doc)
 	case errors.Is(err, errStopping) || (rs.hard.Err() != nil && errors.Is(err, context.Canceled)):
@@ -606,10 +617,19 @@ func (p *Processor) publish(e Event) {
 	p.events.Publish(e)
 }
 
-func (p *Processor) setActive(doc store.Document) {
+func (p *Processor) setActive(doc store.Document, cancel context.CancelCauseFunc) chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.active[doc.ID] = &Active{DocID: doc.ID, FileName: doc.FileName, Attempt: doc.Attempts, Since: p.now(), Stage: StageOCR}
+	done := make(chan struct{})
+	p.active[doc.ID] = &Active{DocID: doc.ID, FileName: doc.FileName, Attempt: doc.Attempts, Since: p.now(), Stage: StageOCR,
+		cancel: cancel, done: done}
+	return done
+}
+
+func (p *Processor) busyWorkers() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.active)
 }
 
 func (p *Processor) clearActive(id string) {

@@ -72,6 +72,7 @@ func (p *Processor) runPipeline(ctx, soft context.Context, doc store.Document) e
 	if err != nil {
 		return err
 	}
+	p.raiseLoanPriority(ctx, doc, pages)
 	accounts, err := p.stageSplit(ctx, doc, pages)
 	if err != nil {
 		return err
@@ -238,14 +239,7 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc store.Document, path
 	p.counters.page(StageOCR, "cached", int64(done))
 	var mu sync.Mutex
 	err = p.forPages(ctx, soft, todo, func(ctx context.Context, page int) error {
-		pt, err := runPage(ctx, p.cfg.PageTimeout, page, func() (PageText, error) {
-			pdf, err := p.renderer.Open(path)
-			if err != nil {
-				return PageText{}, err
-			}
-			defer pdf.Close()
-			return readPage(ctx, pdf, page, p.ocr, p.cfg.OCRDPI)
-		})
+		pt, err := p.readShared(ctx, id, page)
 		if err != nil {
 			p.counters.page(StageOCR, "failed", 1)
 			return err
@@ -447,12 +441,7 @@ func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, 
 // extractPage runs the extractor on one page and caches the result together with the
 // stage's progress.
 func (p *Processor) extractPage(ctx context.Context, id string, n, page int, pt PageText, m PageMap) (PageData, error) {
-	res, err := runPage(ctx, p.cfg.PageTimeout, page, func() (Extraction, error) {
-		return p.extract.Extract(ctx, ExtractInput{
-			DocID: id, Page: page, Text: pt.Text, Source: pt.Source,
-			AccountIndex: m.AccountIndex, AccountNumber: m.AccountNumber,
-		})
-	})
+	res, err := p.extractShared(ctx, id, page, pt, m)
 	if err != nil {
 		p.counters.page(StageExtraction, "failed", 1)
 		return PageData{}, fmt.Errorf("extraction of page %d: %w", page, err)

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"sort"
+	"time"
 
 	"github.com/idp/idp/store"
 )
@@ -73,6 +75,69 @@ func (p *Processor) Status(ctx context.Context, id string) (DocStatus, error) {
 			st.Accounts = split.Accounts
 		}
 		return nil
+	})
+	return st, err
+}
+
+// ProcessorStatus is the state of the processor as a whole.
+type ProcessorStatus struct {
+	Running       bool              `json:"running"`
+	Workers       int               `json:"workers"`
+	BusyWorkers   int               `json:"busy_workers"`
+	PageWorkers   int               `json:"page_workers"`
+	Queue         QueueStatus       `json:"queue"`
+	Active        []Active          `json:"active_documents"`
+	Documents     map[string]int    `json:"documents"`
+	Totals        CountersSnapshot  `json:"totals"`
+	StartedAt     *time.Time        `json:"started_at,omitempty"`
+	UptimeSeconds float64           `json:"uptime_seconds"`
+	Versions      map[string]string `json:"versions"`
+}
+
+// QueueStatus is the queue part of ProcessorStatus.
+type QueueStatus struct {
+	Length     int            `json:"length"`
+	ByPriority map[string]int `json:"by_priority"`
+	Delayed    int            `json:"delayed"`
+	InFlight   int            `json:"in_flight"`
+}
+
+// PriorityNames name the priorities in status answers.
+var PriorityNames = [...]string{"high", "normal", "low"}
+
+// ProcessorStatus reports workers, queue, active documents and totals.
+func (p *Processor) ProcessorStatus(ctx context.Context) (ProcessorStatus, error) {
+	qs, err := p.queue.Stats(ctx)
+	if err != nil {
+		return ProcessorStatus{}, err
+	}
+	st := ProcessorStatus{
+		Workers: p.cfg.Workers, PageWorkers: p.cfg.PageWorkers,
+		Queue:     QueueStatus{Length: qs.Queued(), ByPriority: map[string]int{}, Delayed: qs.Delayed, InFlight: qs.InFlight},
+		Documents: map[string]int{},
+		Totals:    p.counters.Snapshot(),
+		Versions:  p.Versions(),
+		Active:    p.ActiveDocuments(),
+	}
+	for i, n := range qs.ByPriority {
+		st.Queue.ByPriority[PriorityNames[i]] = n
+	}
+	sort.Slice(st.Active, func(i, j int) bool { return st.Active[i].Since.Before(st.Active[j].Since) })
+	st.BusyWorkers = len(st.Active)
+	p.mu.Lock()
+	st.Running = p.running
+	if p.running {
+		started := p.started
+		st.StartedAt = &started
+		st.UptimeSeconds = p.now().Sub(started).Seconds()
+	}
+	p.mu.Unlock()
+	err = p.db.View(ctx, func(tx *store.Tx) error {
+		docs, err := tx.Documents()
+		for _, d := range docs {
+			st.Documents[string(d.Status)]++
+		}
+		return err
 	})
 	return st, err
 }

@@ -27,6 +27,10 @@ type SubmitOptions struct {
 	Priority store.Priority
 	// Front puts the document ahead of everything of its priority.
 	Front bool
+	// AutoPriority ignores Priority and decides: high for a loan document (by its file name
+	// or the text layer of its first pages), normal otherwise. The priority is raised again
+	// after OCR if the text shows a loan document.
+	AutoPriority bool
 }
 
 // Submitted is the outcome of Submit.
@@ -70,6 +74,12 @@ func (p *Processor) Submit(ctx context.Context, fileName string, r io.Reader, op
 	}
 	if err := tmp.Close(); err != nil {
 		return out, err
+	}
+	if opts.AutoPriority {
+		opts.Priority = store.PriorityNormal
+		if p.sniffLoan(ctx, tmp.Name(), fileName) {
+			opts.Priority = store.PriorityHigh
+		}
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	id := store.DocID(sum)
@@ -166,6 +176,7 @@ func (h *headBuffer) Bytes() []byte { return h.buf.Bytes() }
 // empty) onwards, resets their progress, and queues the document at the front of high
 // priority.
 func (p *Processor) Reprocess(ctx context.Context, id, from string) error {
+	p.cancelActive(id)
 	err := ResetDocument(ctx, p.db, id, from)
 	if err != nil {
 		return err

@@ -74,23 +74,43 @@ var txDescriptions = []string{
 }
 
 type person struct {
-	first, middle, last string
+	first, middle, last, suffix string
 }
 
-// name is how the person is written in running text ("Maria L. Gonzalez").
+// name is how the person is written in running text ("Maria L. Gonzalez", "Robert Hall Jr.").
 func (p person) name() string {
+	n := p.first + " " + p.last
 	if p.middle != "" {
-		return p.first + " " + p.middle + ". " + p.last
+		n = p.first + " " + p.middle + ". " + p.last
 	}
-	return p.first + " " + p.last
+	if p.suffix != "" {
+		n += " " + p.suffix
+	}
+	return n
 }
 
 // upper is how a statement mailing block prints it ("MARIA L GONZALEZ").
 func (p person) upper() string {
+	n := p.first + " " + p.last
 	if p.middle != "" {
-		return strings.ToUpper(p.first + " " + p.middle + " " + p.last)
+		n = p.first + " " + p.middle + " " + p.last
 	}
-	return strings.ToUpper(p.first + " " + p.last)
+	if p.suffix != "" {
+		n += " " + strings.TrimSuffix(p.suffix, ".")
+	}
+	return strings.ToUpper(n)
+}
+
+// lastFirst is how a core banking system prints it ("GONZALEZ, MARIA L").
+func (p person) lastFirst() string {
+	n := p.last + ", " + p.first
+	if p.middle != "" {
+		n += " " + p.middle
+	}
+	if p.suffix != "" {
+		n += " " + strings.TrimSuffix(p.suffix, ".")
+	}
+	return strings.ToUpper(n)
 }
 
 type address struct {
@@ -109,6 +129,9 @@ func randPerson(r *rand.Rand, last string) person {
 	if r.IntN(2) == 0 {
 		p.middle = string(rune('A' + r.IntN(26)))
 	}
+	if r.IntN(12) == 0 {
+		p.suffix = pick(r, []string{"Jr.", "Sr.", "III"})
+	}
 	return p
 }
 
@@ -118,7 +141,11 @@ func randAddress(r *rand.Rand) address {
 	if r.IntN(6) == 0 {
 		street += fmt.Sprintf(" Apt %d", 1+r.IntN(40))
 	}
-	return address{street: street, city: c.city, state: c.state, zip: c.zip}
+	zip := c.zip
+	if r.IntN(5) == 0 {
+		zip += "-" + randDigits(r, 4)
+	}
+	return address{street: street, city: c.city, state: c.state, zip: zip}
 }
 
 func randDigits(r *rand.Rand, n int) string {

@@ -60,6 +60,7 @@ type builder struct {
 	pages   []pipeline.PageResult
 	acct    []*account
 	font    string
+	fax     bool // scans that came through a fax: a header line on every page
 }
 
 // Generate writes one packet.
@@ -77,6 +78,7 @@ func Generate(opts Options) (*Packet, error) {
 	pdf.SetModificationDate(stamp)
 	pdf.SetCreator("idp testdata generator", false)
 	b := &builder{r: r, pdf: pdf, bank: pick(r, bankNames), bankTel: fmt.Sprintf("1-800-%03d-%04d", 200+r.IntN(799), r.IntN(10000))}
+	b.fax = opts.Scanned && r.IntN(3) == 0
 
 	// Accounts: a household shares a last name more often than not.
 	for i := range n {
@@ -178,6 +180,10 @@ func (b *builder) truth() pipeline.Result {
 func (b *builder) newPage(idx int) *pipeline.PageResult {
 	b.pdf.AddPage()
 	n := len(b.pages)
+	if b.fax {
+		b.pdf.SetFont("Courier", "", 8)
+		b.pdf.Text(30, 18, fmt.Sprintf("NOV 14 2023 10:%02dAM  FROM: %s  TO: %s  P. %03d", 10+n%50, randPhone(b.r), randPhone(b.r), n+1))
+	}
 	pr := pipeline.PageResult{Page: n, AccountIndex: idx, Data: pipeline.Fields{}}
 	if idx >= 0 {
 		pr.AccountNumber = b.acct[idx].number
@@ -401,9 +407,14 @@ func (b *builder) signatureCard(idx int) {
 		y += 18
 	} else {
 		ownerLabels := pick(b.r, [][]string{{"Owner 1:", "Owner 2:"}, {"Primary Owner:", "Joint Owner:"}, {"Account Holder:", "Joint Account Holder:"}, {"Name:", "Co-Owner:"}})
+		lastFirst := b.r.IntN(4) == 0
 		for i, h := range a.holders {
 			b.text(54, y, "B", 10, ownerLabels[i])
-			b.text(180, y, "", 10, h.name())
+			if lastFirst {
+				b.text(180, y, "", 10, h.lastFirst())
+			} else {
+				b.text(180, y, "", 10, h.name())
+			}
 			b.text(380, y, "", 9, fmt.Sprintf("SSN: XXX-XX-%s   DOB: %02d/%02d/19%02d", randDigits(b.r, 4), 1+b.r.IntN(12), 1+b.r.IntN(28), 40+b.r.IntN(60)))
 			y += 18
 		}

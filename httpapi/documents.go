@@ -1,0 +1,333 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/store"
+)
+
+// uploaded is one accepted file of an upload.
+type uploaded struct {
+	DocID    string `json:"doc_id"`
+	FileName string `json:"file_name"`
+	Status   string `json:"status"`
+	Priority int    `json:"priority"`
+	Existing bool   `json:"existing"`
+}
+
+// rejected is one refused file of an upload.
+type rejected struct {
+	FileName string `json:"file_name"`
+	Error    string `json:"error"`
+	Code     int    `json:"code"`
+}
+
+// upload takes one or many PDFs (multipart/form-data, any field name; an optional form
+// field "priority" of 0, 1 or 2 before the files). Files are streamed to disk as they come.
+// Without a priority, loan documents get 0. 201 when at least one file was accepted; else
+// the status of the first refusal (400 not a PDF, 413 too large).
+func (s *server) upload(w http.ResponseWriter, r *http.Request) {
+	// A big upload may take longer than the server's read timeout.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(15 * time.Minute))
+	r.Body = http.MaxBytesReader(w, r.Body, s.MaxUploadBytes)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		replyError(w, http.StatusBadRequest, "want multipart/form-data with one or more PDF files: "+err.Error())
+		return
+	}
+	opts := pipeline.SubmitOptions{AutoPriority: true}
+	if v := r.URL.Query().Get("priority"); v != "" {
+		if opts, err = priorityOption(v); err != nil {
+			replyError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	var accepted []uploaded
+	var refused []rejected
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				refused = append(refused, rejected{Error: fmt.Sprintf("upload larger than %d bytes", s.MaxUploadBytes), Code: http.StatusRequestEntityTooLarge})
+				break
+			}
+			replyError(w, http.StatusBadRequest, "bad multipart body: "+err.Error())
+			return
+		}
+		if part.FileName() == "" {
+			if part.FormName() == "priority" {
+				v, _ := io.ReadAll(io.LimitReader(part, 16))
+				if opts, err = priorityOption(string(v)); err != nil {
+					replyError(w, http.StatusBadRequest, err.Error())
+					return
+				}
+			}
+			part.Close()
+			continue
+		}
+		acc, rej := s.submitPart(r, part, opts)
+		part.Close()
+		if rej != nil {
+			refused = append(refused, *rej)
+			continue
+		}
+		accepted = append(accepted, acc)
+	}
+	if len(accepted) == 0 && len(refused) == 0 {
+		replyError(w, http.StatusBadRequest, "no file in the upload")
+		return
+	}
+	if len(accepted) == 0 {
+		replyJSON(w, refused[0].Code, map[string]any{"success": false, "error": refused[0].Error, "rejected": refused})
+		return
+	}
+	replyJSON(w, http.StatusCreated, map[string]any{"success": true, "documents": accepted, "rejected": refused})
+}
+
+func priorityOption(v string) (pipeline.SubmitOptions, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > int(store.MaxPriority) {
+		return pipeline.SubmitOptions{}, fmt.Errorf("priority %q: want 0 (high), 1 (normal) or 2 (low)", v)
+	}
+	return pipeline.SubmitOptions{Priority: store.Priority(n)}, nil
+}
+
+func (s *server) submitPart(r *http.Request, part *multipart.Part, opts pipeline.SubmitOptions) (uploaded, *rejected) {
+	name := part.FileName()
+	sub, err := s.Processor.Submit(r.Context(), name, part, opts)
+	if err != nil {
+		code := http.StatusInternalServerError
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.Is(err, pipeline.ErrNotPDF):
+			code = http.StatusBadRequest
+		case errors.Is(err, pipeline.ErrTooLarge), errors.As(err, &mbe):
+			code = http.StatusRequestEntityTooLarge
+		default:
+			s.log.Error("Upload failed", "file", name, "err", err)
+		}
+		return uploaded{}, &rejected{FileName: name, Error: err.Error(), Code: code}
+	}
+	d := sub.Document
+	return uploaded{DocID: d.ID, FileName: d.FileName, Status: string(d.Status), Priority: int(d.Priority), Existing: sub.Existing}, nil
+}
+
+// docSummary is one document of a listing.
+type docSummary struct {
+	store.Document
+	Stage    string `json:"stage"`
+	Progress int    `json:"progress"`
+	Accounts int    `json:"accounts"`
+}
+
+// list pages through documents, newest first: ?status=completed&limit=50&offset=0.
+func (s *server) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, offset := 50, 0
+	var err error
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 500 {
+			replyError(w, http.StatusBadRequest, "limit must be 1 to 500")
+			return
+		}
+	}
+	if v := q.Get("offset"); v != "" {
+		if offset, err = strconv.Atoi(v); err != nil || offset < 0 {
+			replyError(w, http.StatusBadRequest, "offset must be 0 or more")
+			return
+		}
+	}
+	status := q.Get("status")
+	switch store.Status(status) {
+	case "", store.StatusQueued, store.StatusProcessing, store.StatusCompleted, store.StatusFailed:
+	default:
+		replyError(w, http.StatusBadRequest, "status must be queued, processing, completed or failed")
+		return
+	}
+	var docs []store.Document
+	err = s.DB.View(r.Context(), func(tx *store.Tx) error {
+		all, err := tx.Documents()
+		for _, d := range all {
+			if status == "" || string(d.Status) == status {
+				docs = append(docs, d)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	total := len(docs)
+	docs = docs[min(offset, total):min(offset+limit, total)]
+	out := make([]docSummary, 0, len(docs))
+	for _, d := range docs {
+		st, err := s.Processor.Status(r.Context(), d.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		out = append(out, docSummary{Document: d, Stage: st.Stage, Progress: st.Progress, Accounts: len(st.Accounts)})
+	}
+	replyJSON(w, http.StatusOK, map[string]any{"success": true, "total": total, "limit": limit, "offset": offset, "documents": out})
+}
+
+func (s *server) document(w http.ResponseWriter, r *http.Request) {
+	id, err := docID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var d store.Document
+	err = s.DB.View(r.Context(), func(tx *store.Tx) error {
+		d, err = tx.Document(id)
+		return err
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st, err := s.Processor.Status(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	replyJSON(w, http.StatusOK, map[string]any{"success": true, "document": d, "status": st, "accounts": st.Accounts})
+}
+
+func (s *server) delete(w http.ResponseWriter, r *http.Request) {
+	id, err := docID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.Processor.Delete(r.Context(), id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	replyJSON(w, http.StatusOK, map[string]any{"success": true, "deleted": id})
+}
+
+func (s *server) result(w http.ResponseWriter, r *http.Request) {
+	id, err := docID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.Processor.Result(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	replyJSON(w, http.StatusOK, res)
+}
+
+// pageImage renders a page as PNG (?dpi=, 30 to 200, default 100), cached on disk.
+func (s *server) pageImage(w http.ResponseWriter, r *http.Request) {
+	id, err := docID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page, err := intParam(r, "page_num")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	dpi := 100
+	if v := r.URL.Query().Get("dpi"); v != "" {
+		if dpi, err = strconv.Atoi(v); err != nil || dpi < 30 || dpi > 200 {
+			replyError(w, http.StatusBadRequest, "dpi must be 30 to 200")
+			return
+		}
+	}
+	png, err := s.Processor.PageImage(r.Context(), id, page, dpi)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "private, max-age=3600")
+	w.Header().Set("Content-Length", strconv.Itoa(len(png)))
+	_, _ = w.Write(png)
+}
+
+// reprocess drops cached results (all, or ?from_stage=NAME onwards) and queues the document
+// at the front of high priority.
+func (s *server) reprocess(w http.ResponseWriter, r *http.Request) {
+	id, err := docID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	from := r.URL.Query().Get("from_stage")
+	if err := s.Processor.Reprocess(r.Context(), id, from); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	replyJSON(w, http.StatusOK, map[string]any{"success": true, "doc_id": id, "from_stage": from, "status": store.StatusQueued})
+}
+
+func (s *server) backgroundStatus(w http.ResponseWriter, r *http.Request) {
+	id, err := docID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st, err := s.Processor.Status(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	replyJSON(w, http.StatusOK, map[string]any{"success": true, "status": st})
+}
+
+func (s *server) force(w http.ResponseWriter, r *http.Request) {
+	id, err := docID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.Processor.Force(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	replyJSON(w, http.StatusOK, map[string]any{"success": true, "doc_id": id, "status": res.Status,
+		"queue_position": res.QueuePosition, "message": res.Message})
+}
+
+func (s *server) processorStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := s.Processor.ProcessorStatus(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := map[string]any{"success": true, "status": st}
+	if s.Extra != nil {
+		for k, v := range s.Extra() {
+			out[k] = v
+		}
+	}
+	replyJSON(w, http.StatusOK, out)
+}
+
+func (s *server) restart(w http.ResponseWriter, r *http.Request) {
+	// The new pool outlives this request.
+	if err := s.Processor.Restart(contextWithoutCancel(r)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	replyJSON(w, http.StatusOK, map[string]any{"success": true, "message": "workers restarted; the queue is kept"})
+}

@@ -1,0 +1,139 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/store"
+)
+
+func contextWithoutCancel(r *http.Request) context.Context { return context.WithoutCancel(r.Context()) }
+
+// pageReply is the contract's answer for a cached page.
+func pageReply(pd pipeline.PageData, extra map[string]any) map[string]any {
+	data := pd.Data
+	if data == nil {
+		data = pipeline.Fields{}
+	}
+	out := map[string]any{
+		"success": true, "cached": true, "data": data, "account_number": pd.AccountNumber,
+		"extraction_time": pd.ExtractionTime, "page": pd.Page, "account_index": pd.AccountIndex,
+		"source": pd.Source, "extractor": pd.Extractor,
+	}
+	if len(pd.Flags) > 0 {
+		out["flags"] = pd.Flags
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *server) pageArgs(r *http.Request) (string, int, error) {
+	id, err := docID(r)
+	if err != nil {
+		return "", 0, err
+	}
+	page, err := intParam(r, "page_num")
+	return id, page, err
+}
+
+// cachedData answers from the cache only: the page's data, or where the document stands.
+func (s *server) cachedData(w http.ResponseWriter, r *http.Request) {
+	id, page, err := s.pageArgs(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// The hot path: a cached page is one read.
+	pd, err := s.Processor.PageData(r.Context(), id, page)
+	if err == nil {
+		replyJSON(w, http.StatusOK, pageReply(pd, nil))
+		return
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, err)
+		return
+	}
+	st, err := s.Processor.Status(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if st.TotalPages > 0 && page >= st.TotalPages {
+		s.fail(w, r, fmt.Errorf("page %d of a %d-page document: %w", page, st.TotalPages, pipeline.ErrPageRange))
+		return
+	}
+	out := map[string]any{
+		"success": true, "cached": false, "processing": st.Status != string(store.StatusFailed),
+		"stage": st.Stage, "progress": st.Progress, "pages_processed": st.PagesProcessed, "total_pages": st.TotalPages,
+	}
+	if st.Error != "" {
+		out["error"] = st.Error
+	}
+	replyJSON(w, http.StatusOK, out)
+}
+
+// extract answers from the cache, or extracts the page now, ahead of background work.
+func (s *server) extract(w http.ResponseWriter, r *http.Request) {
+	id, page, err := s.pageArgs(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.Processor.ExtractPage(r.Context(), id, page)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	replyJSON(w, http.StatusOK, pageReply(res.PageData, map[string]any{"cached": res.Cached, "provisional": res.Provisional}))
+}
+
+// accountPage is page page_num (counted within the account, from 0) of one account.
+func (s *server) accountPage(w http.ResponseWriter, r *http.Request) {
+	id, n, err := s.pageArgs(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	idx, err := intParam(r, "account_index")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st, err := s.Processor.Status(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if st.Stages[pipeline.StageSplit].Status != string(store.StageCompleted) {
+		replyJSON(w, http.StatusOK, map[string]any{
+			"success": true, "cached": false, "processing": st.Status != string(store.StatusFailed), "stage": st.Stage,
+			"progress": st.Progress, "pages_processed": st.PagesProcessed, "total_pages": st.TotalPages,
+			"message": "accounts are not known yet",
+		})
+		return
+	}
+	if idx >= len(st.Accounts) {
+		s.fail(w, r, fmt.Errorf("account %d of %d: %w", idx, len(st.Accounts), store.ErrNotFound))
+		return
+	}
+	acct := st.Accounts[idx]
+	if n >= len(acct.Pages) {
+		s.fail(w, r, fmt.Errorf("page %d of account %d, which has %d pages: %w", n, idx, len(acct.Pages), pipeline.ErrPageRange))
+		return
+	}
+	abs := acct.Pages[n]
+	res, err := s.Processor.ExtractPage(r.Context(), id, abs)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	replyJSON(w, http.StatusOK, pageReply(res.PageData, map[string]any{
+		"cached": res.Cached, "account_index": idx, "page_in_account": n, "page": abs,
+		"account_pages": len(acct.Pages), "account_number": acct.AccountNumber, "holders": acct.Holders,
+	}))
+}
