@@ -16,6 +16,7 @@ type processorOptions struct {
 	dataDir   string
 	maxFileMB int64
 	cfg       pipeline.Config
+	llm       llmOptions
 }
 
 func (o *processorOptions) AddFlags(fs *pflag.FlagSet) {
@@ -32,6 +33,7 @@ func (o *processorOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.cfg.PageTimeout, "page-timeout", d.PageTimeout, "time limit for one page of one stage")
 	fs.DurationVar(&o.cfg.DocTimeout, "doc-timeout", d.DocTimeout, "time limit for one try of one document")
 	fs.DurationVar(&o.cfg.StopTimeout, "stop-timeout", d.StopTimeout, "on shutdown, how long running pages may finish before they are cancelled")
+	o.llm.AddFlags(fs)
 }
 
 func (o *processorOptions) config() (pipeline.Config, error) {
@@ -75,6 +77,10 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	extractor, splitter, err := o.llm.build(&cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	db, err := store.Open(o.dataDir, store.Options{})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("%w: is `idp serve` running on %s? Stop it, or use another --data-dir", err, o.dataDir)
@@ -95,6 +101,9 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 		Renderer: pipeline.FitzRenderer{},
 		OCR:      ocr,
 		Logger:   logger,
+
+		Extractor: extractor,
+		Splitter:  splitter,
 	})
 	if err != nil {
 		ocr.Close()
@@ -106,4 +115,4 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 
 // extraStatus is state of optional parts for the processor status and metrics; nil when
 // none is configured.
-func (a *app) extraStatus() map[string]any { return nil }
+func (a *app) extraStatus() map[string]any { return llmStatus(a.proc) }

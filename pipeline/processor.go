@@ -35,6 +35,10 @@ type Config struct {
 	Workers int
 	// PageWorkers bounds the pages being worked on at once across all documents.
 	PageWorkers int
+	// ExtractWorkers bounds the pages in stage 4 at once across all documents (default
+	// PageWorkers). A model extractor waits on the network, not on the CPUs: give it as
+	// many as the model's concurrency.
+	ExtractWorkers int
 	// OCRDPI is the resolution pages are rendered at for OCR.
 	OCRDPI int
 	// OCRLang is Tesseract's language ("eng", "eng+spa").
@@ -84,6 +88,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PageWorkers <= 0 {
 		c.PageWorkers = d.PageWorkers
+	}
+	if c.ExtractWorkers <= 0 {
+		c.ExtractWorkers = c.PageWorkers
 	}
 	if c.OCRDPI <= 0 {
 		c.OCRDPI = d.OCRDPI
@@ -171,6 +178,7 @@ type Processor struct {
 	log      *slog.Logger
 	now      func() time.Time
 	pages    chan struct{} // global page slots
+	extSlots chan struct{} // stage 4's page slots
 	wake     chan struct{}
 	versions versions
 	counters *Counters
@@ -236,6 +244,7 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 		ocr: deps.OCR, splitter: deps.Splitter, extract: deps.Extractor, events: deps.Events,
 		log: deps.Logger.With("component", "processor"), now: deps.Now,
 		pages:    make(chan struct{}, cfg.PageWorkers),
+		extSlots: make(chan struct{}, cfg.ExtractWorkers),
 		wake:     make(chan struct{}, cfg.Workers),
 		active:   map[string]*Active{},
 		counters: newCounters(),

@@ -417,7 +417,7 @@ func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, 
 		return err
 	}
 	p.counters.page(StageExtraction, "cached", int64(done))
-	err = p.forPages(ctx, soft, todo, func(ctx context.Context, page int) error {
+	err = p.forPagesIn(p.extSlots, ctx, soft, todo, func(ctx context.Context, page int) error {
 		_, err := p.extractPage(ctx, id, n, page, pages[page], maps[page])
 		return err
 	})
@@ -474,6 +474,7 @@ func (p *Processor) extractPage(ctx context.Context, id string, n, page int, pt 
 		return PageData{}, err
 	}
 	p.counters.page(StageExtraction, "done", 1)
+	p.counters.tokens(pd.PromptTokens, pd.CompletionTokens)
 	p.log.Info(fmt.Sprintf("Processed and cached page %d for %s", page, id), "doc_id", id, "page", page, "extractor", pd.Extractor)
 	p.pageDone(id, StageExtraction, page, sp)
 	return pd, nil
@@ -494,6 +495,12 @@ func pageOfKey(key string) (int, bool) {
 // processor. It stops at the first error. When soft ends, pages already running finish
 // (and are cached) but no new one starts, and forPages returns errStopping.
 func (p *Processor) forPages(ctx, soft context.Context, pages []int, fn func(ctx context.Context, page int) error) error {
+	return p.forPagesIn(p.pages, ctx, soft, pages, fn)
+}
+
+// forPagesIn is forPages with the page slots of slots: stage 4 has its own
+// (ExtractWorkers), since a model's pages wait on the network, not on the CPUs.
+func (p *Processor) forPagesIn(slots chan struct{}, ctx, soft context.Context, pages []int, fn func(ctx context.Context, page int) error) error {
 	if len(pages) == 0 {
 		return nil
 	}
@@ -515,23 +522,23 @@ func (p *Processor) forPages(ctx, soft context.Context, pages []int, fn func(ctx
 		}
 	}()
 	var wg sync.WaitGroup
-	for range min(len(pages), cap(p.pages)) {
+	for range min(len(pages), cap(slots)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for pg := range next {
 				select {
-				case p.pages <- struct{}{}:
+				case slots <- struct{}{}:
 				case <-ctx.Done():
 					return
 				}
 				if soft.Err() != nil {
-					<-p.pages
+					<-slots
 					stopped.Store(true)
 					return
 				}
 				err := fn(ctx, pg)
-				<-p.pages
+				<-slots
 				if err != nil {
 					cancel(err)
 					return
