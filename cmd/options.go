@@ -33,6 +33,7 @@ func (o *processorOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.cfg.PageTimeout, "page-timeout", d.PageTimeout, "time limit for one page of one stage")
 	fs.DurationVar(&o.cfg.DocTimeout, "doc-timeout", d.DocTimeout, "time limit for one try of one document")
 	fs.DurationVar(&o.cfg.StopTimeout, "stop-timeout", d.StopTimeout, "on shutdown, how long running pages may finish before they are cancelled")
+	fs.BoolVar(&o.cfg.KeepStale, "keep-stale", false, "at start, do not queue again the completed documents whose results another configuration made (pages opened are still extracted again)")
 	o.llm.AddFlags(fs)
 }
 

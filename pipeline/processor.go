@@ -60,6 +60,11 @@ type Config struct {
 	// StopTimeout is how long a graceful stop lets running pages finish before cancelling
 	// them.
 	StopTimeout time.Duration
+	// KeepStale leaves completed documents whose results another configuration made (another
+	// extractor, model, prompt, schema, DPI or OCR language) out of the queue at start; their
+	// pages are then extracted again only when someone opens them. By default they are
+	// queued again at low priority, which with a paid model costs a call per page.
+	KeepStale bool
 }
 
 // DefaultConfig is the configuration of `idp serve` without flags.
@@ -297,8 +302,10 @@ func (p *Processor) Start(ctx context.Context) error {
 	if _, err := p.Recover(ctx); err != nil {
 		return err
 	}
-	if _, err := p.requeueStale(ctx); err != nil {
-		return fmt.Errorf("find stale results: %w", err)
+	if !p.cfg.KeepStale {
+		if _, err := p.requeueStale(ctx); err != nil {
+			return fmt.Errorf("find stale results: %w", err)
+		}
 	}
 	rs := &runState{}
 	rs.hard, rs.hardStop = context.WithCancel(context.WithoutCancel(ctx))

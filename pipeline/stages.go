@@ -492,8 +492,9 @@ func pageOfKey(key string) (int, bool) {
 // --- page parallelism ---
 
 // forPages runs fn for every page, at most PageWorkers pages at once across the whole
-// processor. It stops at the first error. When soft ends, pages already running finish
-// (and are cached) but no new one starts, and forPages returns errStopping.
+// processor. At the first error no new page starts; pages already running finish (and are
+// cached, so a retry does not pay for them again) and the first error is returned. When soft
+// ends, likewise no new page starts and forPages returns errStopping.
 func (p *Processor) forPages(ctx, soft context.Context, pages []int, fn func(ctx context.Context, page int) error) error {
 	return p.forPagesIn(p.pages, ctx, soft, pages, fn)
 }
@@ -504,9 +505,15 @@ func (p *Processor) forPagesIn(slots chan struct{}, ctx, soft context.Context, p
 	if len(pages) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var stopped atomic.Bool
+	var (
+		stopped  atomic.Bool
+		failOnce sync.Once
+		firstErr error
+	)
+	failed := make(chan struct{})
+	fail := func(err error) {
+		failOnce.Do(func() { firstErr = err; close(failed) })
+	}
 	next := make(chan int)
 	go func() {
 		defer close(next)
@@ -514,6 +521,8 @@ func (p *Processor) forPagesIn(slots chan struct{}, ctx, soft context.Context, p
 			select {
 			case next <- pg:
 			case <-ctx.Done():
+				return
+			case <-failed:
 				return
 			case <-soft.Done():
 				stopped.Store(true)
@@ -540,17 +549,19 @@ func (p *Processor) forPagesIn(slots chan struct{}, ctx, soft context.Context, p
 				err := fn(ctx, pg)
 				<-slots
 				if err != nil {
-					cancel(err)
+					fail(err)
 					return
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
-		return err
-	}
-	if stopped.Load() {
+	switch {
+	case firstErr != nil:
+		return firstErr
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	case stopped.Load():
 		return errStopping
 	}
 	return nil
