@@ -102,7 +102,7 @@ func (s *LLMSplitter) MapPages(ctx context.Context, pages []PageText, accounts [
 		if !ok || idx == maps[i].AccountIndex {
 			continue
 		}
-		if printed, _ := pickAccount(findAccountRefs(parseRows(p.Text)), byDigits, accounts); printed >= 0 {
+		if printed, _ := pickAccount(findAccountRefs(parseRows(p.Text)), byDigits, accounts, p.Source == SourceOCR); printed >= 0 {
 			continue
 		}
 		maps[i].AccountIndex = idx
