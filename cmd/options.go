@@ -17,6 +17,7 @@ type processorOptions struct {
 	dataDir   string
 	maxFileMB int64
 	cfg       pipeline.Config
+	llm       llmOptions
 	s3        s3Options
 }
 
@@ -34,6 +35,8 @@ func (o *processorOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.cfg.PageTimeout, "page-timeout", d.PageTimeout, "time limit for one page of one stage")
 	fs.DurationVar(&o.cfg.DocTimeout, "doc-timeout", d.DocTimeout, "time limit for one try of one document")
 	fs.DurationVar(&o.cfg.StopTimeout, "stop-timeout", d.StopTimeout, "on shutdown, how long running pages may finish before they are cancelled")
+	fs.BoolVar(&o.cfg.KeepStale, "keep-stale", false, "at start, do not queue again the completed documents whose results another configuration made (pages opened are still extracted again)")
+	o.llm.AddFlags(fs)
 	o.s3.AddFlags(fs)
 	o.s3.AddCacheFlags(fs)
 }
@@ -83,6 +86,10 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	extractor, splitter, err := o.llm.build(&cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	db, err := store.Open(o.dataDir, store.Options{})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("%w: is `idp serve` running on %s? Stop it, or use another --data-dir", err, o.dataDir)
@@ -109,6 +116,9 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 		Renderer: pipeline.FitzRenderer{},
 		OCR:      ocr,
 		Logger:   logger,
+
+		Extractor: extractor,
+		Splitter:  splitter,
 	})
 	if err == nil && outbox != nil {
 		err = outbox.Start(context.Background()) // stopped by Close
@@ -123,4 +133,6 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 
 // extraStatus is state of optional parts for the processor status and metrics; nil when
 // none is configured.
-func (a *app) extraStatus() map[string]any { return joinStatus(s3Status(a.outbox)) }
+func (a *app) extraStatus() map[string]any {
+	return joinStatus(llmStatus(a.proc), s3Status(a.outbox))
+}

@@ -203,7 +203,12 @@ func (s *server) document(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	replyJSON(w, http.StatusOK, map[string]any{"success": true, "document": d, "status": st, "accounts": st.Accounts})
+	tokens, err := s.Processor.DocumentTokens(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	replyJSON(w, http.StatusOK, map[string]any{"success": true, "document": d, "status": st, "accounts": st.Accounts, "tokens": tokens})
 }
 
 func (s *server) delete(w http.ResponseWriter, r *http.Request) {

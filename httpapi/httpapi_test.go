@@ -33,12 +33,15 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// countingExtractor is the rule extractor that counts its calls.
-type countingExtractor struct{ calls atomic.Int64 }
+// countingExtractor is the rule extractor that counts its calls, optionally slowly.
+type countingExtractor struct {
+	calls atomic.Int64
+	delay atomic.Int64 // nanoseconds
+}
 
 func (c *countingExtractor) Extract(ctx context.Context, in pipeline.ExtractInput) (pipeline.Extraction, error) {
 	c.calls.Add(1)
-	time.Sleep(50 * time.Millisecond) // long enough for concurrent requests to overlap
+	time.Sleep(time.Duration(c.delay.Load()))
 	return pipeline.RulesExtractor{}.Extract(ctx, in)
 }
 func (c *countingExtractor) Version() string { return "counting/1" }
@@ -514,6 +517,9 @@ func TestExtractNowSharesOneComputation(t *testing.T) {
 	_, body := ts.upload(t, "?priority=1", "p.pdf", p.PDF)
 	id := uploadedID(t, body)
 	page := p.Truth.Accounts[1].Pages[0]
+	// Long enough for the concurrent requests to overlap, even under the race detector on a
+	// loaded machine.
+	ts.ex.delay.Store(int64(time.Second))
 
 	var wg sync.WaitGroup
 	answers := make([]map[string]any, 6)
@@ -541,6 +547,7 @@ func TestExtractNowSharesOneComputation(t *testing.T) {
 		t.Errorf("an opened document's priority = %d, want high", d.Priority)
 	}
 
+	ts.ex.delay.Store(0)
 	if err := ts.proc.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -48,18 +48,38 @@ func (RuleSplitter) Version() string { return "split-" + rulesVersion }
 
 // Split implements AccountSplitter.
 func (s RuleSplitter) Split(ctx context.Context, pages []PageText) ([]Account, error) {
-	var accounts []Account
-	byDigits := map[string]int{}
+	type seen struct {
+		printed string
+		count   int
+		ocrOnly bool // every printing of it was read by OCR
+	}
+	var order []string
+	found := map[string]*seen{}
 	for _, p := range pages {
 		for _, ref := range findAccountRefs(parseRows(p.Text)) {
 			if ref.Suffix {
 				continue
 			}
-			if _, ok := byDigits[ref.Digits]; !ok {
-				byDigits[ref.Digits] = len(accounts)
-				accounts = append(accounts, Account{Index: len(accounts), AccountNumber: ref.Printed, Holders: []string{}, Pages: []int{}})
+			f := found[ref.Digits]
+			if f == nil {
+				f = &seen{printed: ref.Printed, ocrOnly: true}
+				found[ref.Digits] = f
+				order = append(order, ref.Digits)
 			}
+			f.count++
+			f.ocrOnly = f.ocrOnly && p.Source == SourceOCR
 		}
+	}
+	var accounts []Account
+	for _, d := range order {
+		// A number read by OCR alone that differs in one digit from one printed more often
+		// is that number misread, not another account. (Sequential account numbers printed
+		// in a text layer stay apart.)
+		f := found[d]
+		if f.ocrOnly && nearestMoreFrequent(d, f.count, order, func(x string) int { return found[x].count }) != "" {
+			continue
+		}
+		accounts = append(accounts, Account{Index: len(accounts), AccountNumber: f.printed, Holders: []string{}, Pages: []int{}})
 	}
 	maps, err := s.MapPages(ctx, pages, accounts)
 	if err != nil {
@@ -118,6 +138,30 @@ func better(a, b string) bool {
 	return len(a) > len(b)
 }
 
+// nearestMoreFrequent is the number among candidates, printed more often than count, that
+// differs from digits in exactly one digit; "" when there is none.
+func nearestMoreFrequent(digits string, count int, candidates []string, countOf func(string) int) string {
+	for _, c := range candidates {
+		if c != digits && countOf(c) > count && oneDigitApart(c, digits) {
+			return c
+		}
+	}
+	return ""
+}
+
+func oneDigitApart(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	diff := 0
+	for i := range len(a) {
+		if a[i] != b[i] {
+			diff++
+		}
+	}
+	return diff == 1
+}
+
 // notAccountPage recognises pages that belong to no account even in the middle of one.
 var notAccountPage = regexp.MustCompile(`(?i)cover\s*sheet|document\s+separator|separator\s+(?:sheet|page)|intentionally\s+(?:left\s+)?blank|table\s+of\s+contents|fax\s+cover|loan\s+(?:document\s+)?packet|document\s+package`)
 
@@ -135,7 +179,7 @@ func (RuleSplitter) MapPages(ctx context.Context, pages []PageText, accounts []A
 		}
 		m := PageMap{Page: p.Page, AccountIndex: -1}
 		refs := findAccountRefs(parseRows(p.Text))
-		idx, evidence := pickAccount(refs, byDigits, accounts)
+		idx, evidence := pickAccount(refs, byDigits, accounts, p.Source == SourceOCR)
 		switch {
 		case idx >= 0:
 			m.AccountIndex, m.Evidence = idx, evidence
@@ -162,7 +206,7 @@ func (RuleSplitter) MapPages(ctx context.Context, pages []PageText, accounts []A
 
 // pickAccount chooses the page's account from its references: the full number printed most
 // often (first on a tie), else a unique match of a partial one.
-func pickAccount(refs []accountRef, byDigits map[string]int, accounts []Account) (int, string) {
+func pickAccount(refs []accountRef, byDigits map[string]int, accounts []Account, ocr bool) (int, string) {
 	count := map[int]int{}
 	first := map[int]accountRef{}
 	best := -1
@@ -171,6 +215,17 @@ func pickAccount(refs []accountRef, byDigits map[string]int, accounts []Account)
 			continue
 		}
 		idx, ok := byDigits[r.Digits]
+		if !ok && ocr {
+			// OCR misread one digit of a known account: take it when only one is that close.
+			matches := 0
+			for d, i := range byDigits {
+				if oneDigitApart(d, r.Digits) {
+					idx = i
+					matches++
+				}
+			}
+			ok = matches == 1
+		}
 		if !ok {
 			continue
 		}

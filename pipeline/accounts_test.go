@@ -95,3 +95,39 @@ func TestScores(t *testing.T) {
 		t.Errorf("holders F1 = %.3f, want 0.5", f1)
 	}
 }
+
+// TestRuleSplitterOCRMisread: a number read by OCR alone that is one digit off a number
+// printed more often is that account misread; sequential numbers in a text layer stay apart.
+func TestRuleSplitterOCRMisread(t *testing.T) {
+	ctx := context.Background()
+	pages := func(src string, texts ...string) []PageText {
+		var out []PageText
+		for i, x := range texts {
+			out = append(out, PageText{Page: i, Text: x, Source: src})
+		}
+		return out
+	}
+	scanned := pages(SourceOCR,
+		"Account Number: 8109891224\nOwner: Maria Gonzalez",
+		"Account Number: 8109891224",
+		"Account Number: 8169891224", // misread
+		"Loan Number: 0012345678")
+	accounts, err := RuleSplitter{}.Split(ctx, scanned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(accounts) != 2 || accounts[0].AccountNumber != "8109891224" || !reflect.DeepEqual(accounts[0].Pages, []int{0, 1, 2}) {
+		t.Errorf("scanned: %+v", accounts)
+	}
+	digital := pages(SourceTextLayer,
+		"Account Number: 1234567890",
+		"Account Number: 1234567890",
+		"Account Number: 1234567891")
+	accounts, err = RuleSplitter{}.Split(ctx, digital)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(accounts) != 2 {
+		t.Errorf("sequential numbers in a text layer: %+v, want 2 accounts", accounts)
+	}
+}

@@ -19,6 +19,9 @@ type Counters struct {
 	CacheMisses    int64
 	OCRPages       int64
 	TextLayerPages int64
+
+	// Tokens spent by a model extractor on the pages extracted since start.
+	PromptTokens, CompletionTokens int64
 }
 
 func newCounters() *Counters {
@@ -75,6 +78,13 @@ func (c *Counters) source(src string) {
 	}
 }
 
+func (c *Counters) tokens(prompt, completion int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.PromptTokens += int64(prompt)
+	c.CompletionTokens += int64(completion)
+}
+
 func (c *Counters) observeDocument(err error, d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -98,6 +108,9 @@ type CountersSnapshot struct {
 	CacheMisses    int64                       `json:"cache_misses"`
 	OCRPages       int64                       `json:"ocr_pages"`
 	TextLayerPages int64                       `json:"text_layer_pages"`
+
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
 }
 
 // Snapshot copies the counters.
@@ -109,6 +122,7 @@ func (c *Counters) Snapshot() CountersSnapshot {
 		Pages: map[string]map[string]int64{}, StageSeconds: map[string]float64{}, StageRuns: map[string]int64{},
 		StageHist: map[string][]uint64{},
 		CacheHits: c.CacheHits, CacheMisses: c.CacheMisses, OCRPages: c.OCRPages, TextLayerPages: c.TextLayerPages,
+		PromptTokens: c.PromptTokens, CompletionTokens: c.CompletionTokens,
 	}
 	for k, v := range c.Pages {
 		s.Pages[k] = map[string]int64{}

@@ -35,6 +35,10 @@ type Config struct {
 	Workers int
 	// PageWorkers bounds the pages being worked on at once across all documents.
 	PageWorkers int
+	// ExtractWorkers bounds the pages in stage 4 at once across all documents (default
+	// PageWorkers). A model extractor waits on the network, not on the CPUs: give it as
+	// many as the model's concurrency.
+	ExtractWorkers int
 	// OCRDPI is the resolution pages are rendered at for OCR.
 	OCRDPI int
 	// OCRLang is Tesseract's language ("eng", "eng+spa").
@@ -56,6 +60,11 @@ type Config struct {
 	// StopTimeout is how long a graceful stop lets running pages finish before cancelling
 	// them.
 	StopTimeout time.Duration
+	// KeepStale leaves completed documents whose results another configuration made (another
+	// extractor, model, prompt, schema, DPI or OCR language) out of the queue at start; their
+	// pages are then extracted again only when someone opens them. By default they are
+	// queued again at low priority, which with a paid model costs a call per page.
+	KeepStale bool
 }
 
 // DefaultConfig is the configuration of `idp serve` without flags.
@@ -84,6 +93,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PageWorkers <= 0 {
 		c.PageWorkers = d.PageWorkers
+	}
+	if c.ExtractWorkers <= 0 {
+		c.ExtractWorkers = c.PageWorkers
 	}
 	if c.OCRDPI <= 0 {
 		c.OCRDPI = d.OCRDPI
@@ -171,6 +183,7 @@ type Processor struct {
 	log      *slog.Logger
 	now      func() time.Time
 	pages    chan struct{} // global page slots
+	extSlots chan struct{} // stage 4's page slots
 	wake     chan struct{}
 	versions versions
 	counters *Counters
@@ -236,6 +249,7 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 		ocr: deps.OCR, splitter: deps.Splitter, extract: deps.Extractor, events: deps.Events,
 		log: deps.Logger.With("component", "processor"), now: deps.Now,
 		pages:    make(chan struct{}, cfg.PageWorkers),
+		extSlots: make(chan struct{}, cfg.ExtractWorkers),
 		wake:     make(chan struct{}, cfg.Workers),
 		active:   map[string]*Active{},
 		counters: newCounters(),
@@ -288,8 +302,10 @@ func (p *Processor) Start(ctx context.Context) error {
 	if _, err := p.Recover(ctx); err != nil {
 		return err
 	}
-	if _, err := p.requeueStale(ctx); err != nil {
-		return fmt.Errorf("find stale results: %w", err)
+	if !p.cfg.KeepStale {
+		if _, err := p.requeueStale(ctx); err != nil {
+			return fmt.Errorf("find stale results: %w", err)
+		}
 	}
 	rs := &runState{}
 	rs.hard, rs.hardStop = context.WithCancel(context.WithoutCancel(ctx))
@@ -550,7 +566,7 @@ func (p *Processor) retryLater(ctx context.Context, doc store.Document, prio sto
 	wait := p.backoff(doc.Attempts)
 	msg := cause.Error()
 	err := p.db.Update(ctx, func(tx *store.Tx) error {
-		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
+		d, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusQueued
 			d.Error = msg
 			d.Errors = appendAttemptError(d.Errors, d.Attempts, tx.Now(), msg)
@@ -559,7 +575,8 @@ func (p *Processor) retryLater(ctx context.Context, doc store.Document, prio sto
 		if err != nil {
 			return err
 		}
-		return tx.Enqueue(doc.ID, prio, store.PushOptions{NotBefore: tx.Now().Add(wait)})
+		// The document's priority may have been raised while it ran (a loan packet seen).
+		return tx.Enqueue(doc.ID, min(prio, d.Priority), store.PushOptions{NotBefore: tx.Now().Add(wait)})
 	})
 	if err != nil {
 		p.log.Error("Cannot queue retry", "doc_id", doc.ID, "err", err)
@@ -581,7 +598,7 @@ func (p *Processor) backoff(attempt int) time.Duration {
 func (p *Processor) requeueInterrupted(doc store.Document, prio store.Priority) {
 	ctx := context.Background()
 	err := p.db.Update(ctx, func(tx *store.Tx) error {
-		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
+		d, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusQueued
 			if d.Attempts > 0 {
 				d.Attempts--
@@ -591,7 +608,7 @@ func (p *Processor) requeueInterrupted(doc store.Document, prio store.Priority) 
 		if err != nil {
 			return err
 		}
-		return tx.Enqueue(doc.ID, prio, store.PushOptions{Front: true})
+		return tx.Enqueue(doc.ID, min(prio, d.Priority), store.PushOptions{Front: true})
 	})
 	if err != nil {
 		p.log.Error("Cannot re-queue interrupted document", "doc_id", doc.ID, "err", err)

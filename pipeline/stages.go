@@ -422,7 +422,7 @@ func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, 
 		return err
 	}
 	p.counters.page(StageExtraction, "cached", int64(done))
-	err = p.forPages(ctx, soft, todo, func(ctx context.Context, page int) error {
+	err = p.forPagesIn(p.extSlots, ctx, soft, todo, func(ctx context.Context, page int) error {
 		_, err := p.extractPage(ctx, id, n, page, pages[page], maps[page])
 		return err
 	})
@@ -479,6 +479,7 @@ func (p *Processor) extractPage(ctx context.Context, id string, n, page int, pt 
 		return PageData{}, err
 	}
 	p.counters.page(StageExtraction, "done", 1)
+	p.counters.tokens(pd.PromptTokens, pd.CompletionTokens)
 	p.log.Info(fmt.Sprintf("Processed and cached page %d for %s", page, id), "doc_id", id, "page", page, "extractor", pd.Extractor)
 	p.pageDone(id, StageExtraction, page, sp)
 	return pd, nil
@@ -496,15 +497,28 @@ func pageOfKey(key string) (int, bool) {
 // --- page parallelism ---
 
 // forPages runs fn for every page, at most PageWorkers pages at once across the whole
-// processor. It stops at the first error. When soft ends, pages already running finish
-// (and are cached) but no new one starts, and forPages returns errStopping.
+// processor. At the first error no new page starts; pages already running finish (and are
+// cached, so a retry does not pay for them again) and the first error is returned. When soft
+// ends, likewise no new page starts and forPages returns errStopping.
 func (p *Processor) forPages(ctx, soft context.Context, pages []int, fn func(ctx context.Context, page int) error) error {
+	return p.forPagesIn(p.pages, ctx, soft, pages, fn)
+}
+
+// forPagesIn is forPages with the page slots of slots: stage 4 has its own
+// (ExtractWorkers), since a model's pages wait on the network, not on the CPUs.
+func (p *Processor) forPagesIn(slots chan struct{}, ctx, soft context.Context, pages []int, fn func(ctx context.Context, page int) error) error {
 	if len(pages) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var stopped atomic.Bool
+	var (
+		stopped  atomic.Bool
+		failOnce sync.Once
+		firstErr error
+	)
+	failed := make(chan struct{})
+	fail := func(err error) {
+		failOnce.Do(func() { firstErr = err; close(failed) })
+	}
 	next := make(chan int)
 	go func() {
 		defer close(next)
@@ -513,6 +527,8 @@ func (p *Processor) forPages(ctx, soft context.Context, pages []int, fn func(ctx
 			case next <- pg:
 			case <-ctx.Done():
 				return
+			case <-failed:
+				return
 			case <-soft.Done():
 				stopped.Store(true)
 				return
@@ -520,35 +536,37 @@ func (p *Processor) forPages(ctx, soft context.Context, pages []int, fn func(ctx
 		}
 	}()
 	var wg sync.WaitGroup
-	for range min(len(pages), cap(p.pages)) {
+	for range min(len(pages), cap(slots)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for pg := range next {
 				select {
-				case p.pages <- struct{}{}:
+				case slots <- struct{}{}:
 				case <-ctx.Done():
 					return
 				}
 				if soft.Err() != nil {
-					<-p.pages
+					<-slots
 					stopped.Store(true)
 					return
 				}
 				err := fn(ctx, pg)
-				<-p.pages
+				<-slots
 				if err != nil {
-					cancel(err)
+					fail(err)
 					return
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
-		return err
-	}
-	if stopped.Load() {
+	switch {
+	case firstErr != nil:
+		return firstErr
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	case stopped.Load():
 		return errStopping
 	}
 	return nil

@@ -8,7 +8,7 @@ import (
 )
 
 // rulesDigest is the digest of the rule sources that rulesVersion was set for.
-const rulesDigest = "36529fb71b822056"
+const rulesDigest = "41fe2ad3f0bd90f1"
 
 // TestRulesVersion makes a change to the rules visible to the cache: results made by other
 // rules must be recomputed, so rulesVersion has to change with the rule sources.

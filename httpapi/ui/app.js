@@ -220,6 +220,7 @@ async function loadDoc(id) {
     el("span", { text: `${d.pages || "?"} pages` }),
     el("span", { text: `priority ${PRIORITIES[d.priority]}` }),
     el("span", { text: `attempts ${d.attempts}` }),
+    ...(body.tokens && body.tokens.prompt_tokens ? [el("span", { text: `${body.tokens.prompt_tokens + body.tokens.completion_tokens} model tokens` })] : []),
     el("span", { class: "id", text: d.id }));
   $("#result-link").href = `/api/document/${id}/result`;
   $("#doc-stages").replaceChildren(...STAGES.map(([key, label]) => {
