@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -183,141 +184,102 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "total": total, "limit": limit, "offset": offset, "documents": out})
 }
 
-func (s *server) document(w http.ResponseWriter, r *http.Request) {
-	id, err := docID(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *server) document(w http.ResponseWriter, r *http.Request, id string) error {
 	var d store.Document
-	err = s.DB.View(r.Context(), func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
+		var err error
 		d, err = tx.Document(id)
 		return err
 	})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	st, err := s.Processor.Status(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	tokens, err := s.Processor.DocumentTokens(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "document": d, "status": st, "accounts": st.Accounts, "tokens": tokens})
+	return nil
 }
 
-func (s *server) delete(w http.ResponseWriter, r *http.Request) {
-	id, err := docID(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *server) delete(w http.ResponseWriter, r *http.Request, id string) error {
 	if err := s.Processor.Delete(r.Context(), id); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "deleted": id})
+	return nil
 }
 
-func (s *server) result(w http.ResponseWriter, r *http.Request) {
-	id, err := docID(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *server) result(w http.ResponseWriter, r *http.Request, id string) error {
 	res, err := s.Processor.Result(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	replyJSON(w, http.StatusOK, res)
+	return nil
 }
 
 // pageImage renders a page as PNG (?dpi=, 30 to 200, default 100), cached on disk.
-func (s *server) pageImage(w http.ResponseWriter, r *http.Request) {
-	id, err := docID(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *server) pageImage(w http.ResponseWriter, r *http.Request, id string) error {
 	page, err := intParam(r, "page_num")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	dpi := 100
 	if v := r.URL.Query().Get("dpi"); v != "" {
 		if dpi, err = strconv.Atoi(v); err != nil || dpi < 30 || dpi > 200 {
-			replyError(w, http.StatusBadRequest, "dpi must be 30 to 200")
-			return
+			return fmt.Errorf("%w: dpi must be 30 to 200", errBadRequest)
 		}
 	}
 	png, err := s.Processor.PageImage(r.Context(), id, page, dpi)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Cache-Control", "private, max-age=3600")
 	w.Header().Set("Content-Length", strconv.Itoa(len(png)))
 	_, _ = w.Write(png)
+	return nil
 }
 
 // reprocess drops cached results (all, or ?from_stage=NAME onwards) and queues the document
 // at the front of high priority.
-func (s *server) reprocess(w http.ResponseWriter, r *http.Request) {
-	id, err := docID(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *server) reprocess(w http.ResponseWriter, r *http.Request, id string) error {
 	from := r.URL.Query().Get("from_stage")
 	if err := s.Processor.Reprocess(r.Context(), id, from); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "doc_id": id, "from_stage": from, "status": store.StatusQueued})
+	return nil
 }
 
-func (s *server) backgroundStatus(w http.ResponseWriter, r *http.Request) {
-	id, err := docID(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *server) backgroundStatus(w http.ResponseWriter, r *http.Request, id string) error {
 	st, err := s.Processor.Status(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "status": st})
+	return nil
 }
 
-func (s *server) force(w http.ResponseWriter, r *http.Request) {
-	id, err := docID(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *server) force(w http.ResponseWriter, r *http.Request, id string) error {
 	res, err := s.Processor.Force(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "doc_id": id, "status": res.Status,
 		"queue_position": res.QueuePosition, "message": res.Message})
+	return nil
 }
 
-func (s *server) processorStatus(w http.ResponseWriter, r *http.Request) {
+func (s *server) processorStatus(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.Processor.ProcessorStatus(r.Context())
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	out := map[string]any{"success": true, "status": st}
 	if s.Extra != nil {
@@ -326,13 +288,14 @@ func (s *server) processorStatus(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	replyJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (s *server) restart(w http.ResponseWriter, r *http.Request) {
+func (s *server) restart(w http.ResponseWriter, r *http.Request) error {
 	// The new pool outlives this request.
-	if err := s.Processor.Restart(contextWithoutCancel(r)); err != nil {
-		s.fail(w, r, err)
-		return
+	if err := s.Processor.Restart(context.WithoutCancel(r.Context())); err != nil {
+		return err
 	}
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "message": "workers restarted; the queue is kept"})
+	return nil
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,8 +8,6 @@ import (
 	"github.com/idp/idp/pipeline"
 	"github.com/idp/idp/store"
 )
-
-func contextWithoutCancel(r *http.Request) context.Context { return context.WithoutCancel(r.Context()) }
 
 // pageReply is the contract's answer for a cached page.
 func pageReply(pd pipeline.PageData, extra map[string]any) map[string]any {
@@ -32,40 +29,27 @@ func pageReply(pd pipeline.PageData, extra map[string]any) map[string]any {
 	return out
 }
 
-func (s *server) pageArgs(r *http.Request) (string, int, error) {
-	id, err := docID(r)
-	if err != nil {
-		return "", 0, err
-	}
-	page, err := intParam(r, "page_num")
-	return id, page, err
-}
-
 // cachedData answers from the cache only: the page's data, or where the document stands.
-func (s *server) cachedData(w http.ResponseWriter, r *http.Request) {
-	id, page, err := s.pageArgs(r)
+func (s *server) cachedData(w http.ResponseWriter, r *http.Request, id string) error {
+	page, err := intParam(r, "page_num")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	// The hot path: a cached page is one read.
 	pd, err := s.Processor.PageData(r.Context(), id, page)
 	if err == nil {
 		replyJSON(w, http.StatusOK, pageReply(pd, nil))
-		return
+		return nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	st, err := s.Processor.Status(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if st.TotalPages > 0 && page >= st.TotalPages {
-		s.fail(w, r, fmt.Errorf("page %d of a %d-page document: %w", page, st.TotalPages, pipeline.ErrPageRange))
-		return
+		return fmt.Errorf("page %d of a %d-page document: %w", page, st.TotalPages, pipeline.ErrPageRange)
 	}
 	out := map[string]any{
 		"success": true, "cached": false, "processing": st.Status != string(store.StatusFailed),
@@ -75,39 +59,36 @@ func (s *server) cachedData(w http.ResponseWriter, r *http.Request) {
 		out["error"] = st.Error
 	}
 	replyJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // extract answers from the cache, or extracts the page now, ahead of background work.
-func (s *server) extract(w http.ResponseWriter, r *http.Request) {
-	id, page, err := s.pageArgs(r)
+func (s *server) extract(w http.ResponseWriter, r *http.Request, id string) error {
+	page, err := intParam(r, "page_num")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := s.Processor.ExtractPage(r.Context(), id, page)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	replyJSON(w, http.StatusOK, pageReply(res.PageData, map[string]any{"cached": res.Cached, "provisional": res.Provisional}))
+	return nil
 }
 
 // accountPage is page page_num (counted within the account, from 0) of one account.
-func (s *server) accountPage(w http.ResponseWriter, r *http.Request) {
-	id, n, err := s.pageArgs(r)
+func (s *server) accountPage(w http.ResponseWriter, r *http.Request, id string) error {
+	n, err := intParam(r, "page_num")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	idx, err := intParam(r, "account_index")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	st, err := s.Processor.Status(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if st.Stages[pipeline.StageSplit].Status != string(store.StageCompleted) {
 		replyJSON(w, http.StatusOK, map[string]any{
@@ -115,25 +96,23 @@ func (s *server) accountPage(w http.ResponseWriter, r *http.Request) {
 			"progress": st.Progress, "pages_processed": st.PagesProcessed, "total_pages": st.TotalPages,
 			"message": "accounts are not known yet",
 		})
-		return
+		return nil
 	}
 	if idx >= len(st.Accounts) {
-		s.fail(w, r, fmt.Errorf("account %d of %d: %w", idx, len(st.Accounts), store.ErrNotFound))
-		return
+		return fmt.Errorf("account %d of %d: %w", idx, len(st.Accounts), store.ErrNotFound)
 	}
 	acct := st.Accounts[idx]
 	if n >= len(acct.Pages) {
-		s.fail(w, r, fmt.Errorf("page %d of account %d, which has %d pages: %w", n, idx, len(acct.Pages), pipeline.ErrPageRange))
-		return
+		return fmt.Errorf("page %d of account %d, which has %d pages: %w", n, idx, len(acct.Pages), pipeline.ErrPageRange)
 	}
 	abs := acct.Pages[n]
 	res, err := s.Processor.ExtractPage(r.Context(), id, abs)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	replyJSON(w, http.StatusOK, pageReply(res.PageData, map[string]any{
 		"cached": res.Cached, "account_index": idx, "page_in_account": n, "page": abs,
 		"account_pages": len(acct.Pages), "account_number": acct.AccountNumber, "holders": acct.Holders,
 	}))
+	return nil
 }

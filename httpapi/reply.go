@@ -50,6 +50,26 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 var errBadRequest = errors.New("bad request")
 
+// errs adapts a handler that returns its error: fail answers it.
+func (s *server) errs(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	}
+}
+
+// doc adapts a handler of one document: the {doc_id} of the path is checked first.
+func (s *server) doc(h func(w http.ResponseWriter, r *http.Request, id string) error) http.HandlerFunc {
+	return s.errs(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := docID(r)
+		if err != nil {
+			return err
+		}
+		return h(w, r, id)
+	})
+}
+
 // docID reads and checks the {doc_id} of the path: only ids of the server's own format go
 // further, so nothing in a path can name a file outside the data directory.
 func docID(r *http.Request) (string, error) {
