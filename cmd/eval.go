@@ -36,14 +36,11 @@ Without --data-dir it works in a temporary directory; with one, a second run reu
 first cached (change only the extractor, and only stage 4 runs again).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !cmd.Flags().Changed("data-dir") {
-				dir, err := os.MkdirTemp("", "idp-eval-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(dir)
-				o.proc.dataDir = dir
+			cleanup, err := o.proc.tempDataDirUnlessGiven(cmd, "idp-eval-")
+			if err != nil {
+				return err
 			}
+			defer cleanup()
 			return runEval(cmd.Context(), o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}

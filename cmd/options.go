@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/idp/idp/pipeline"
@@ -39,6 +41,20 @@ func (o *processorOptions) AddFlags(fs *pflag.FlagSet) {
 	o.llm.AddFlags(fs)
 	o.s3.AddFlags(fs)
 	o.s3.AddCacheFlags(fs)
+}
+
+// tempDataDirUnlessGiven points the data directory at a new temporary one unless --data-dir
+// (or IDP_DATA_DIR) was given; the cleanup removes it.
+func (o *processorOptions) tempDataDirUnlessGiven(cmd *cobra.Command, pattern string) (func(), error) {
+	if cmd.Flags().Changed("data-dir") {
+		return func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return nil, err
+	}
+	o.dataDir = dir
+	return func() { os.RemoveAll(dir) }, nil
 }
 
 func (o *processorOptions) config() (pipeline.Config, error) {

@@ -38,14 +38,11 @@ Without --data-dir it works in a temporary directory that is removed afterwards;
 results are cached there and an interrupted run resumes where it stopped.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !cmd.Flags().Changed("data-dir") {
-				dir, err := os.MkdirTemp("", "idp-process-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(dir)
-				o.proc.dataDir = dir
+			cleanup, err := o.proc.tempDataDirUnlessGiven(cmd, "idp-process-")
+			if err != nil {
+				return err
 			}
+			defer cleanup()
 			return runProcess(cmd.Context(), o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}

@@ -565,18 +565,10 @@ func appendAttemptError(errs []store.AttemptError, attempt int, at time.Time, ms
 func (p *Processor) retryLater(ctx context.Context, doc store.Document, prio store.Priority, cause error) {
 	wait := p.backoff(doc.Attempts)
 	msg := cause.Error()
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
-		d, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
-			d.Status = store.StatusQueued
-			d.Error = msg
-			d.Errors = appendAttemptError(d.Errors, d.Attempts, tx.Now(), msg)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		// The document's priority may have been raised while it ran (a loan packet seen).
-		return tx.Enqueue(doc.ID, min(prio, d.Priority), store.PushOptions{NotBefore: tx.Now().Add(wait)})
+	err := p.requeue(ctx, doc.ID, prio, func(d *store.Document, now time.Time) store.PushOptions {
+		d.Error = msg
+		d.Errors = appendAttemptError(d.Errors, d.Attempts, now, msg)
+		return store.PushOptions{NotBefore: now.Add(wait)}
 	})
 	if err != nil {
 		p.log.Error("Cannot queue retry", "doc_id", doc.ID, "err", err)
@@ -596,19 +588,11 @@ func (p *Processor) backoff(attempt int) time.Duration {
 // requeueInterrupted puts a document back after a graceful stop, ahead of its priority, and
 // gives back the try: the interruption was ours, not the document's.
 func (p *Processor) requeueInterrupted(doc store.Document, prio store.Priority) {
-	ctx := context.Background()
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
-		d, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
-			d.Status = store.StatusQueued
-			if d.Attempts > 0 {
-				d.Attempts--
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+	err := p.requeue(context.Background(), doc.ID, prio, func(d *store.Document, _ time.Time) store.PushOptions {
+		if d.Attempts > 0 {
+			d.Attempts--
 		}
-		return tx.Enqueue(doc.ID, min(prio, d.Priority), store.PushOptions{Front: true})
+		return store.PushOptions{Front: true}
 	})
 	if err != nil {
 		p.log.Error("Cannot re-queue interrupted document", "doc_id", doc.ID, "err", err)
@@ -616,6 +600,24 @@ func (p *Processor) requeueInterrupted(doc store.Document, prio store.Priority) 
 	}
 	p.log.Info("Interrupted; re-queued with finished pages kept", "doc_id", doc.ID)
 	p.publish(Event{Type: EventRequeued, DocID: doc.ID, Status: string(store.StatusQueued)})
+}
+
+// requeue marks a document queued, lets change adjust it and choose how it is pushed, and
+// queues it, in one transaction. The document keeps a priority raised while it ran (a loan
+// packet seen after OCR).
+func (p *Processor) requeue(ctx context.Context, id string, prio store.Priority, change func(d *store.Document, now time.Time) store.PushOptions) error {
+	return p.db.Update(ctx, func(tx *store.Tx) error {
+		var opts store.PushOptions
+		d, err := tx.UpdateDocument(id, func(d *store.Document) error {
+			d.Status = store.StatusQueued
+			opts = change(d, tx.Now())
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Enqueue(id, min(prio, d.Priority), opts)
+	})
 }
 
 func (p *Processor) publish(e Event) {
