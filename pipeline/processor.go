@@ -186,7 +186,7 @@ type Processor struct {
 	extSlots chan struct{} // stage 4's page slots
 	wake     chan struct{}
 	versions versions
-	counters *Counters
+	counters *counters
 	flight   singleflight.Group // page work shared by the background and people waiting
 	started  time.Time
 

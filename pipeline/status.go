@@ -118,7 +118,7 @@ func (p *Processor) ProcessorStatus(ctx context.Context) (ProcessorStatus, error
 		Workers: p.cfg.Workers, PageWorkers: p.cfg.PageWorkers,
 		Queue:     QueueStatus{Length: qs.Queued(), ByPriority: map[string]int{}, Delayed: qs.Delayed, InFlight: qs.InFlight},
 		Documents: map[string]int{},
-		Totals:    p.counters.Snapshot(),
+		Totals:    p.counters.snapshot(),
 		Versions:  p.Versions(),
 		Active:    p.ActiveDocuments(),
 	}
