@@ -103,13 +103,7 @@ func runCacheDump(ctx context.Context, o *cacheDumpOptions, out io.Writer) error
 		return err
 	}
 	if o.json {
-		enc := json.NewEncoder(out)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeJSONLines(out, rows)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tSIZE\tCREATED\tVERSION")
@@ -177,13 +171,7 @@ func runCacheDumpRemote(ctx context.Context, o *cacheDumpOptions, db *store.DB, 
 		counts[st.State]++
 	}
 	if o.json {
-		enc := json.NewEncoder(out)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeJSONLines(out, rows)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tSTATE\tSIZE\tCREATED\tVERSION")
@@ -210,4 +198,15 @@ func openReadOnly(dataDir string) (*store.DB, error) {
 		return nil, fmt.Errorf("a running server holds %s: inspect it offline, after stopping the server", dataDir)
 	}
 	return db, err
+}
+
+// writeJSONLines writes one JSON object a line, for jq.
+func writeJSONLines[T any](out io.Writer, rows []T) error {
+	enc := json.NewEncoder(out)
+	for _, r := range rows {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }

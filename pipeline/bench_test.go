@@ -1,7 +1,6 @@
 package pipeline_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/idp/idp/pipeline"
-	"github.com/idp/idp/store"
 	"github.com/idp/idp/testdata/gen"
 )
 
@@ -53,7 +51,7 @@ func BenchmarkThroughput(b *testing.B) {
 				}
 				baseTime += time.Since(t0)
 				t1 := time.Now()
-				runIDP(b, p.PDF)
+				benchProcess(b, b.TempDir(), p.PDF, pipeline.Config{}, nil)
 				idpTime += time.Since(t1)
 			}
 			idpRate := float64(n*b.N) / idpTime.Seconds()
@@ -64,50 +62,6 @@ func BenchmarkThroughput(b *testing.B) {
 			b.Logf("%s, %d pages: idp %.2f pages/s, mutool+tesseract x2 %.2f pages/s, ratio %.2f",
 				c.name, n, idpRate, baseRate, idpRate/baseRate)
 		})
-	}
-}
-
-// runIDP processes one PDF from scratch with the default configuration.
-func runIDP(b *testing.B, pdf []byte) {
-	b.Helper()
-	dir := b.TempDir()
-	db, err := store.Open(dir, store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	cfg := pipeline.DefaultConfig()
-	ocr, err := pipeline.NewTesseract(cfg.OCRLang, cfg.PageWorkers)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ocr.Close()
-	proc, err := pipeline.New(cfg, pipeline.Deps{DB: db, Files: store.NewDirBlob(dir), Renderer: pipeline.FitzRenderer{}, OCR: ocr,
-		Logger: discardLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	sub, err := proc.Submit(ctx, "p.pdf", bytesReader(pdf), pipeline.SubmitOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := proc.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer proc.Stop()
-	for {
-		st, err := proc.Status(ctx, sub.Document.ID)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if st.Status == string(store.StatusCompleted) {
-			return
-		}
-		if st.Status == string(store.StatusFailed) {
-			b.Fatal(st.Error)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -55,7 +55,8 @@ func BenchmarkLLMExtraction(b *testing.B) {
 	}
 }
 
-// benchProcess runs one document through a processor on dir and returns its counters.
+// benchProcess runs one document through a processor on dir (the rule extractor when ex is
+// nil) and returns its counters.
 func benchProcess(b *testing.B, dir string, pdf []byte, cfg pipeline.Config, ex pipeline.Extractor) pipeline.CountersSnapshot {
 	b.Helper()
 	db, err := store.Open(dir, store.Options{})
@@ -63,7 +64,11 @@ func benchProcess(b *testing.B, dir string, pdf []byte, cfg pipeline.Config, ex 
 		b.Fatal(err)
 	}
 	defer db.Close()
-	ocr, err := pipeline.NewTesseract("eng", 2)
+	workers := cfg.PageWorkers
+	if workers == 0 {
+		workers = pipeline.DefaultConfig().PageWorkers
+	}
+	ocr, err := pipeline.NewTesseract("eng", workers+2)
 	if err != nil {
 		b.Fatal(err)
 	}

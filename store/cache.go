@@ -109,7 +109,12 @@ type CacheEntry struct {
 
 // CacheEntries calls fn for every cached record under prefix, in key order.
 func (tx *Tx) CacheEntries(prefix string, fn func(CacheEntry) error) error {
-	b := tx.bucket(bucketCache)
+	return eachRecord(tx.bucket(bucketCache), prefix, fn)
+}
+
+// eachRecord calls fn for every record of b under prefix, in key order, with its data copied
+// out of the transaction.
+func eachRecord(b *bolt.Bucket, prefix string, fn func(CacheEntry) error) error {
 	if b == nil {
 		return nil
 	}
@@ -144,23 +149,7 @@ func (tx *Tx) PutCheckpoint(key, version string, data any) error {
 
 // Checkpoints calls fn for every checkpoint under prefix, in key order.
 func (tx *Tx) Checkpoints(prefix string, fn func(key string, r Record) error) error {
-	b := tx.bucket(bucketCheckpoints)
-	if b == nil {
-		return nil
-	}
-	c := b.Cursor()
-	p := []byte(prefix)
-	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
-		r, err := decodeRecord(string(k), v)
-		if err != nil {
-			return err
-		}
-		r.Data = clone(r.Data)
-		if err := fn(string(k), r); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachRecord(tx.bucket(bucketCheckpoints), prefix, func(e CacheEntry) error { return fn(e.Key, e.Record) })
 }
 
 // DeleteCheckpoints removes every checkpoint under prefix.
