@@ -463,6 +463,33 @@ func TestVersionAware(t *testing.T) {
 	if got := model.calls.Load(); got != int64(n) {
 		t.Errorf("another extractor ran on %d pages, want %d", got, n)
 	}
+	// Nothing submitted: at start, the completed document made by another extractor is
+	// queued again by itself, and only stage 4 runs.
+	{
+		model3 := &countingExtractor{version: "x/3"}
+		e := newEnv(t, dir, pipeline.Config{}, func(d *pipeline.Deps) { d.Extractor = model3 })
+		e.start(t)
+		var id string
+		_ = e.db.View(context.Background(), func(tx *store.Tx) error {
+			docs, _ := tx.Documents()
+			id = docs[0].ID
+			return nil
+		})
+		e.wait(t, time.Minute, id)
+		deadline := time.Now().Add(time.Minute)
+		for model3.calls.Load() < int64(n) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		e.proc.Stop()
+		if got := model3.calls.Load(); got != int64(n) {
+			t.Errorf("at start, a document made by another extractor was re-extracted on %d pages, want %d", got, n)
+		}
+		if c := e.proc.Counters(); c.Pages[pipeline.StageOCR]["done"] != 0 {
+			t.Errorf("at start, stage 1 ran again on %d pages", c.Pages[pipeline.StageOCR]["done"])
+		}
+		e.ocr.Close()
+		e.db.Close()
+	}
 	dpi := run(pipeline.Config{OCRDPI: 200}, &countingExtractor{version: "x/2"})
 	if got := dpi.Pages[pipeline.StageOCR]["done"]; got != int64(n) {
 		t.Errorf("another DPI re-read %d pages, want all %d", got, n)

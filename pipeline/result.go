@@ -149,15 +149,30 @@ func (p *Processor) current(tx *store.Tx, d store.Document) bool {
 // requeueStale queues again, at low priority, every completed document whose results were
 // made by another configuration, so that current results are waiting before anyone asks.
 func (p *Processor) requeueStale(ctx context.Context) (int, error) {
-	n := 0
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	// Find them in a read transaction (it may read every record of a large database), then
+	// queue them in a short write one that checks each again.
+	var stale []string
+	err := p.db.View(ctx, func(tx *store.Tx) error {
 		docs, err := tx.Documents()
-		if err != nil {
-			return err
-		}
 		for _, d := range docs {
-			if d.Status != store.StatusCompleted || p.current(tx, d) {
+			if d.Status == store.StatusCompleted && !p.current(tx, d) {
+				stale = append(stale, d.ID)
+			}
+		}
+		return err
+	})
+	if err != nil || len(stale) == 0 {
+		return 0, err
+	}
+	n := 0
+	err = p.db.Update(ctx, func(tx *store.Tx) error {
+		for _, id := range stale {
+			d, err := tx.Document(id)
+			if errors.Is(err, store.ErrNotFound) || d.Status != store.StatusCompleted {
 				continue
+			}
+			if err != nil {
+				return err
 			}
 			d.Status, d.Attempts, d.Stage = store.StatusQueued, 0, ""
 			if err := tx.PutDocument(&d); err != nil {
