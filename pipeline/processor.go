@@ -261,16 +261,13 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 // Config is the effective configuration.
 func (p *Processor) Config() Config { return p.cfg }
 
-// DB is the processor's database.
-func (p *Processor) DB() *store.DB { return p.db }
-
 // Broker is where the processor publishes events.
 func (p *Processor) Broker() *Broker { return p.events }
 
-// Recover puts back every document a worker held when the process stopped, at the front of
-// its priority: the resume after a crash or kill -9. Start calls it; it is exported for the
-// server, which must not answer before the resume is done.
-func (p *Processor) Recover(ctx context.Context) ([]string, error) {
+// recoverInFlight puts back every document a worker held when the process stopped, at the
+// front of its priority: the resume after a crash or kill -9. Start calls it before any
+// worker runs, so the server (which answers only after Start) never sees half-resumed work.
+func (p *Processor) recoverInFlight(ctx context.Context) ([]string, error) {
 	ids, err := p.queue.Recover(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("recover in-flight documents: %w", err)
@@ -299,7 +296,7 @@ func (p *Processor) Start(ctx context.Context) error {
 	if p.running {
 		return errors.New("processor already running")
 	}
-	if _, err := p.Recover(ctx); err != nil {
+	if _, err := p.recoverInFlight(ctx); err != nil {
 		return err
 	}
 	if !p.cfg.KeepStale {

@@ -33,8 +33,8 @@ type PDF interface {
 	NumPages() int
 	// PageSize is the page's width and height in points (1/72 inch), rotation applied.
 	PageSize(n int) (w, h float64, err error)
-	// TextLayer is the page's embedded text as positioned spans (in points), and the
-	// fraction of the page covered by images.
+	// TextLayer is the page's embedded text as positioned spans (in points), and the area
+	// its images cover.
 	TextLayer(n int) (TextLayer, error)
 	// RenderGray renders the page at dpi in 8-bit gray.
 	RenderGray(n int, dpi int) (*image.Gray, error)
@@ -43,8 +43,10 @@ type PDF interface {
 
 // TextLayer is what a PDF says is printed on a page.
 type TextLayer struct {
-	Spans         []Span
-	ImageCoverage float64
+	Spans []Span
+	// ImageArea is the area the page's images cover, in square points; +Inf when the size of
+	// an image cannot be read (the page is then OCR'd rather than trusted).
+	ImageArea float64
 }
 
 // Errors about the input file itself: retrying will not help.
@@ -117,10 +119,6 @@ func (p *fitzPDF) TextLayer(n int) (TextLayer, error) {
 	if err := p.check(n); err != nil {
 		return tl, err
 	}
-	w, h, err := p.PageSize(n)
-	if err != nil {
-		return tl, err
-	}
 	// MuPDF's structured-text HTML is the one go-fitz output that keeps each line's
 	// position; plain text loses the rows of tables and forms.
 	out, err := p.d.HTML(n, false)
@@ -142,7 +140,6 @@ func (p *fitzPDF) TextLayer(n int) (TextLayer, error) {
 		width := 0.5 * size * float64(len([]rune(text)))
 		tl.Spans = append(tl.Spans, Span{X0: left, Y0: top, X1: left + width, Y1: top + lh, Text: text})
 	}
-	var area float64
 	for _, m := range htmlImage.FindAllStringSubmatchIndex(out, -1) {
 		var matrix []string
 		for i := 2; i < 10; i += 2 {
@@ -153,10 +150,7 @@ func (p *fitzPDF) TextLayer(n int) (TextLayer, error) {
 			data = data[:end]
 		}
 		// The head of the image is enough for its size.
-		area += imageArea(matrix, data[:min(len(data), 64<<10)], w*h)
-	}
-	if w > 0 && h > 0 {
-		tl.ImageCoverage = min(1, area/(w*h))
+		tl.ImageArea += imageArea(matrix, data[:min(len(data), 64<<10)])
 	}
 	return tl, nil
 }
@@ -164,19 +158,19 @@ func (p *fitzPDF) TextLayer(n int) (TextLayer, error) {
 // imageArea is the area in square points that an image of MuPDF's HTML covers. MuPDF places
 // it with a CSS matrix that scales the image's own pixels (in CSS px, 96 per inch), so the
 // pixel size is read from the head of the embedded data. An image whose size cannot be read
-// counts as covering the page: a page is then OCR'd rather than trusted.
-func imageArea(matrix []string, b64 string, page float64) float64 {
+// is +Inf.
+func imageArea(matrix []string, b64 string) float64 {
 	var m [4]float64
 	for i, s := range matrix {
 		m[i], _ = strconv.ParseFloat(s, 64)
 	}
 	raw, err := base64.StdEncoding.DecodeString(trimBase64(b64))
 	if err != nil {
-		return page
+		return math.Inf(1)
 	}
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(raw))
 	if err != nil {
-		return page
+		return math.Inf(1)
 	}
 	const pxToPt = 72.0 / 96.0
 	return math.Abs(m[0]*m[3]-m[1]*m[2]) * float64(cfg.Width*cfg.Height) * pxToPt * pxToPt

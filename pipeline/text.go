@@ -82,7 +82,11 @@ func readPage(ctx context.Context, pdf PDF, n int, ocr OCREngine, dpi int) (Page
 		return pt, err
 	}
 	text := layoutText(tl.Spans)
-	ok, reason := judgeTextLayer(text, tl.ImageCoverage)
+	var coverage float64
+	if w > 0 && h > 0 {
+		coverage = min(1, tl.ImageArea/(w*h))
+	}
+	ok, reason := judgeTextLayer(text, coverage)
 	if ok {
 		pt.Text, pt.Source, pt.Reason = text, SourceTextLayer, reason
 		return pt, nil

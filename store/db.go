@@ -104,9 +104,6 @@ func (db *DB) Close() error { return db.bolt.Close() }
 // Path is the file's path.
 func (db *DB) Path() string { return db.bolt.Path() }
 
-// Now is the store's clock.
-func (db *DB) Now() time.Time { return db.now() }
-
 // Tx is one bbolt transaction with the store's typed accessors. Bytes returned by its methods
 // are copies, safe after the transaction ends. Never do I/O other than bbolt inside one.
 type Tx struct {
