@@ -8,7 +8,7 @@ BIN := bin/idp
 # go's ./... skips testdata/; its generator is listed by hand.
 TESTDATA_PKGS := ./testdata/gen ./testdata/gen/genpackets
 DATA_DIR ?= ./data
-# Tesseract parallelises a page with OpenMP; idp parallelises by page. See pipeline/omp.go.
+# Tesseract parallelises a page with OpenMP; idp parallelises by page. See tesseract/omp.go.
 export OMP_THREAD_LIMIT := 1
 export CGO_ENABLED := 1
 

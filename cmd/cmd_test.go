@@ -10,17 +10,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/idptest"
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/testdata/gen"
 )
 
-func TestMain(m *testing.M) {
-	if err := pipeline.ReexecWithOMPLimit(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { idptest.Main(m) }
 
 // run executes the command line in this process.
 func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
@@ -34,7 +29,7 @@ func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	return out.String(), errOut.String(), err
 }
 
-func writePacket(t *testing.T, dir string, seed uint64) (string, pipeline.Result) {
+func writePacket(t *testing.T, dir string, seed uint64) (string, stage.Result) {
 	t.Helper()
 	p, err := gen.Generate(gen.Options{Seed: seed, Accounts: 2})
 	if err != nil {
@@ -47,11 +42,11 @@ func writePacket(t *testing.T, dir string, seed uint64) (string, pipeline.Result
 	return path, p.Truth
 }
 
-func decodeResults(t *testing.T, out string) []pipeline.Result {
+func decodeResults(t *testing.T, out string) []stage.Result {
 	t.Helper()
-	var res []pipeline.Result
+	var res []stage.Result
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var r pipeline.Result
+		var r stage.Result
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("output line %q: %v", line, err)
 		}

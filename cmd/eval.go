@@ -12,7 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/eval"
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 )
 
@@ -68,7 +69,7 @@ type EvalPRF struct {
 	F1        float64 `json:"f1"`
 }
 
-func prf(p pipeline.PRF) EvalPRF { return EvalPRF{p.Precision(), p.Recall(), p.F1()} }
+func prf(p eval.PRF) EvalPRF { return EvalPRF{p.Precision(), p.Recall(), p.F1()} }
 
 func runEval(ctx context.Context, o *evalOptions, dir string, out, errOut io.Writer) error {
 	truths, err := filepath.Glob(filepath.Join(dir, "*.truth.json"))
@@ -86,7 +87,7 @@ func runEval(ctx context.Context, o *evalOptions, dir string, out, errOut io.Wri
 	defer a.Close()
 
 	type job struct {
-		truth pipeline.Result
+		truth stage.Result
 		id    string
 		name  string
 	}
@@ -97,7 +98,7 @@ func runEval(ctx context.Context, o *evalOptions, dir string, out, errOut io.Wri
 		if err != nil {
 			return err
 		}
-		var want pipeline.Result
+		var want stage.Result
 		if err := json.Unmarshal(b, &want); err != nil {
 			return fmt.Errorf("%s: %w", t, err)
 		}
@@ -109,20 +110,10 @@ func runEval(ctx context.Context, o *evalOptions, dir string, out, errOut io.Wri
 		jobs = append(jobs, job{truth: want, id: id, name: filepath.Base(pdf)})
 		ids = append(ids, id)
 	}
-	if err := a.proc.Start(ctx); err != nil {
+	if err := runDocuments(ctx, a, ids, o.progress, errOut); err != nil {
 		return err
 	}
-	bar := newBar(o.progress, errOut, len(ids))
-	err = waitForDocuments(ctx, a.proc, ids, bar)
-	a.proc.Stop()
-	if bar != nil {
-		_ = bar.Finish()
-		fmt.Fprintln(errOut)
-	}
-	if err != nil {
-		return err
-	}
-	scores := pipeline.NewScores()
+	scores := eval.NewScores()
 	var failed []string
 	for _, j := range jobs {
 		got, err := a.proc.Result(context.WithoutCancel(ctx), j.id)

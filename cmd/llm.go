@@ -9,7 +9,10 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/idp/idp/llm"
 	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/rules"
+	"github.com/idp/idp/stage"
 )
 
 // llmOptions configure the LLM extractor (stage 4) and the optional LLM splitter. The LLM
@@ -31,7 +34,7 @@ type llmOptions struct {
 }
 
 func (o *llmOptions) AddFlags(fs *pflag.FlagSet) {
-	d := pipeline.DefaultLLMConfig()
+	d := llm.DefaultConfig()
 	fs.StringVar(&o.baseURL, "llm-base-url", "", "OpenAI-compatible API root, e.g. http://localhost:11434/v1 (default https://api.openai.com/v1; with Azure, https://NAME.openai.azure.com)")
 	fs.StringVar(&o.model, "llm-model", "", "model for stage 4 (e.g. gpt-4o-mini, llama3.1:8b); setting it turns LLM extraction on")
 	fs.StringVar(&o.apiKey, "llm-api-key", "", "API key (default $OPENAI_API_KEY; with Azure, $AZURE_OPENAI_API_KEY first)")
@@ -50,10 +53,20 @@ func (o *llmOptions) enabled() bool {
 	return o.model != "" || o.baseURL != "" || o.azureDeployment != ""
 }
 
-// build makes the LLM extractor and, with --llm-split, the LLM splitter (nil when off), and
-// gives stage 4 as many page slots as LLM calls may be in flight (a page waiting for a
-// call would spend its --page-timeout waiting).
-func (o *llmOptions) build(cfg *pipeline.Config, logger *slog.Logger) (pipeline.Extractor, pipeline.AccountSplitter, error) {
+// extraction is what stages 2 to 4 run with: the rules, or a model for stage 4 (and with
+// --llm-split for stage 2 too).
+type extraction struct {
+	extractor stage.Extractor
+	splitter  stage.AccountSplitter
+	// model is the LLM extractor, for its status; nil without one.
+	model *llm.Extractor
+}
+
+// build makes the LLM extractor and, with --llm-split, the LLM splitter (the rules
+// otherwise), and gives stage 4 as many page slots as LLM calls may be in flight (a page
+// waiting for a call would spend its --page-timeout waiting).
+func (o *llmOptions) build(cfg *pipeline.Config, logger *slog.Logger) (extraction, error) {
+	out := extraction{extractor: rules.Extractor{}, splitter: rules.Splitter{}}
 	if !o.enabled() {
 		var errs []error
 		if o.schemaPath != "" {
@@ -62,12 +75,12 @@ func (o *llmOptions) build(cfg *pipeline.Config, logger *slog.Logger) (pipeline.
 		if o.split {
 			errs = append(errs, errors.New("--llm-split needs an LLM (--llm-model)"))
 		}
-		if o.fallback == pipeline.FallbackRules {
+		if o.fallback == llm.FallbackRules {
 			errs = append(errs, errors.New("--llm-fallback rules needs an LLM (--llm-model)"))
 		}
-		return nil, nil, errors.Join(errs...)
+		return out, errors.Join(errs...)
 	}
-	lc := pipeline.DefaultLLMConfig()
+	lc := llm.DefaultConfig()
 	if o.baseURL != "" {
 		lc.BaseURL = o.baseURL
 	}
@@ -98,41 +111,42 @@ func (o *llmOptions) build(cfg *pipeline.Config, logger *slog.Logger) (pipeline.
 	lc.Concurrency, lc.Timeout, lc.MaxRetries = o.concurrency, o.timeout, o.maxRetries
 	lc.ResponseFormat, lc.Fallback = o.responseFormat, o.fallback
 	if o.schemaPath != "" {
-		s, err := pipeline.LoadSchema(o.schemaPath)
+		s, err := llm.LoadSchema(o.schemaPath)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--schema: %w", err))
 		}
 		lc.Schema = s
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
+		return out, err
 	}
 	// A page gives up (transiently) before --page-timeout fails it for good.
 	lc.PageBudget = cfg.PageTimeout - min(5*time.Second, cfg.PageTimeout/10)
 	lc.Logger = logger
-	x, err := pipeline.NewLLMExtractor(lc)
+	x, err := llm.NewExtractor(lc)
 	if err != nil {
-		return nil, nil, err
+		return out, err
 	}
 	cfg.ExtractWorkers = lc.Concurrency
 	logger.Info("LLM extraction on", "endpoint", x.Status().Endpoint, "model", lc.Model, "format", lc.ResponseFormat, "concurrency", lc.Concurrency,
 		"fallback", lc.Fallback, "fields", len(x.Schema().Fields), "llm_split", o.split)
+	out.extractor, out.model = x, x
 	if o.split {
-		return x, pipeline.NewLLMSplitter(x), nil
+		out.splitter = llm.NewSplitter(x)
 	}
-	return x, nil, nil
+	return out, nil
 }
 
 // llmStatus is the LLM's part of the processor status, nil without an LLM: "llm" holds the
 // breaker, any rate-limit pause and the totals; the numbers are also metrics (idp_extra).
-func llmStatus(p *pipeline.Processor) map[string]any {
-	st, ok := p.LLMStatus()
-	if !ok {
+func llmStatus(x *llm.Extractor) map[string]any {
+	if x == nil {
 		return nil
 	}
+	st := x.Status()
 	return map[string]any{
 		"llm":                   st,
-		"llm_breaker_open":      st.Breaker != pipeline.BreakerClosed,
+		"llm_breaker_open":      st.Breaker != llm.BreakerClosed,
 		"llm_paused":            st.PausedUntil != nil,
 		"llm_in_flight":         st.InFlight,
 		"llm_requests":          st.Requests,

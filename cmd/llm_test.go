@@ -18,8 +18,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/idp/idp/httpapi"
+	"github.com/idp/idp/llm"
+	"github.com/idp/idp/llm/llmtest"
 	"github.com/idp/idp/pipeline"
-	"github.com/idp/idp/pipeline/llmtest"
 	"github.com/idp/idp/store"
 )
 
@@ -190,13 +191,13 @@ func TestServeStatusShowsLLM(t *testing.T) {
 		Status struct {
 			Totals pipeline.CountersSnapshot `json:"totals"`
 		} `json:"status"`
-		LLM pipeline.LLMStatus `json:"llm"`
+		LLM llm.Status `json:"llm"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatal(err)
 	}
 	prompt, completion, _ := srv.Usage()
-	if body.LLM.Breaker != pipeline.BreakerClosed || body.LLM.Requests != int64(truth.TotalPages) || body.LLM.Model != "gpt-test" {
+	if body.LLM.Breaker != llm.BreakerClosed || body.LLM.Requests != int64(truth.TotalPages) || body.LLM.Model != "gpt-test" {
 		t.Errorf("llm status %+v", body.LLM)
 	}
 	if body.Status.Totals.PromptTokens != int64(prompt) || body.Status.Totals.CompletionTokens != int64(completion) || prompt == 0 {

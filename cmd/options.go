@@ -10,8 +10,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/idp/idp/llm"
+	"github.com/idp/idp/mupdf"
 	"github.com/idp/idp/pipeline"
 	"github.com/idp/idp/store"
+	"github.com/idp/idp/tesseract"
 )
 
 // processorOptions configure the pipeline for serve, process and eval.
@@ -83,9 +86,11 @@ func (o *processorOptions) config() (pipeline.Config, error) {
 type app struct {
 	db   *store.DB
 	proc *pipeline.Processor
-	ocr  *pipeline.Tesseract
+	ocr  *tesseract.Engine
+	// model is the LLM extractor; nil without one.
+	model *llm.Extractor
 	// outbox is the S3 uploader (its Stats show the backlog); nil without --s3-bucket.
-	outbox *store.Outbox
+	outbox *store.Uploader
 	log    *slog.Logger
 }
 
@@ -102,7 +107,7 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	extractor, splitter, err := o.llm.build(&cfg, logger)
+	ex, err := o.llm.build(&cfg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +126,7 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 	}
 	// Two clients beyond the page workers: a page someone opens is read at once, even while
 	// the background keeps every page worker busy.
-	ocr, err := pipeline.NewTesseract(cfg.OCRLang, cfg.PageWorkers+2)
+	ocr, err := tesseract.New(cfg.OCRLang, cfg.PageWorkers+2)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -129,12 +134,12 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 	proc, err := pipeline.New(cfg, pipeline.Deps{
 		DB:       db,
 		Files:    files,
-		Renderer: pipeline.FitzRenderer{},
+		Renderer: mupdf.Renderer{},
 		OCR:      ocr,
 		Logger:   logger,
 
-		Extractor: extractor,
-		Splitter:  splitter,
+		Extractor: ex.extractor,
+		Splitter:  ex.splitter,
 	})
 	if err == nil && outbox != nil {
 		err = outbox.Start(context.Background()) // stopped by Close
@@ -144,11 +149,11 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 		db.Close()
 		return nil, err
 	}
-	return &app{db: db, proc: proc, ocr: ocr, outbox: outbox, log: logger}, nil
+	return &app{db: db, proc: proc, ocr: ocr, model: ex.model, outbox: outbox, log: logger}, nil
 }
 
 // extraStatus is state of optional parts for the processor status and metrics; nil when
 // none is configured.
 func (a *app) extraStatus() map[string]any {
-	return joinStatus(llmStatus(a.proc), s3Status(a.outbox))
+	return joinStatus(llmStatus(a.model), s3Status(a.outbox))
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 )
 
@@ -62,10 +63,10 @@ func runProcess(ctx context.Context, o *processOptions, files []string, out, err
 	}
 	defer a.Close()
 
-	results := make([]pipeline.Result, len(files))
+	results := make([]stage.Result, len(files))
 	var ids []string
 	for i, f := range files {
-		results[i] = pipeline.Result{File: filepath.Base(f), Status: string(store.StatusFailed), Accounts: []pipeline.Account{}, Pages: []pipeline.PageResult{}}
+		results[i] = stage.Result{File: filepath.Base(f), Status: string(store.StatusFailed), Accounts: []stage.Account{}, Pages: []stage.PageResult{}}
 		id, err := submitFile(ctx, a, f, store.Priority(o.priority))
 		if err != nil {
 			results[i].Error = err.Error()
@@ -76,17 +77,7 @@ func runProcess(ctx context.Context, o *processOptions, files []string, out, err
 	}
 
 	if len(ids) > 0 {
-		if err := a.proc.Start(ctx); err != nil {
-			return err
-		}
-		bar := newBar(o.progress, errOut, len(ids))
-		err := waitForDocuments(ctx, a.proc, ids, bar)
-		a.proc.Stop()
-		if bar != nil {
-			_ = bar.Finish()
-			fmt.Fprintln(errOut)
-		}
-		if err != nil {
+		if err := runDocuments(ctx, a, ids, o.progress, errOut); err != nil {
 			return err
 		}
 	}
@@ -134,6 +125,22 @@ func submitFile(ctx context.Context, a *app, path string, prio store.Priority) (
 		}
 	}
 	return sub.Document.ID, nil
+}
+
+// runDocuments starts the workers, waits until every document of ids has completed or
+// failed (with a progress bar on errOut as progress says), and stops them.
+func runDocuments(ctx context.Context, a *app, ids []string, progress string, errOut io.Writer) error {
+	if err := a.proc.Start(ctx); err != nil {
+		return err
+	}
+	bar := newBar(progress, errOut, len(ids))
+	err := waitForDocuments(ctx, a.proc, ids, bar)
+	a.proc.Stop()
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(errOut)
+	}
+	return err
 }
 
 // waitForDocuments returns when every document has completed or failed.

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 )
 
@@ -39,7 +40,7 @@ otherwise it changes the database directly and the next ` + "`idp serve`" + ` ru
 		},
 	}
 	c.Flags().StringVar(&o.dataDir, "data-dir", "./data", "directory of the database")
-	c.Flags().StringVar(&o.fromStage, "from-stage", "", fmt.Sprintf("first stage to redo, one of %v (default: all)", pipeline.Stages))
+	c.Flags().StringVar(&o.fromStage, "from-stage", "", fmt.Sprintf("first stage to redo, one of %v (default: all)", stage.All))
 	o.client.AddFlags(c.Flags())
 	// With S3, the dropped results are deleted from the bucket too (queued; the next serve
 	// sends the deletes), or a read-through would bring them back.
@@ -80,7 +81,7 @@ func runReprocess(ctx context.Context, o *reprocessOptions, id string, out io.Wr
 			return err
 		}
 	}
-	if err := pipeline.ResetDocument(ctx, db, id, o.fromStage); err != nil {
+	if err := pipeline.ResetDocument(ctx, db, store.NewBoltQueue(db), id, o.fromStage); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no document %s in %s", id, o.dataDir)
 		}

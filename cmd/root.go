@@ -1,5 +1,8 @@
 // Package cmd holds idp's commands and configuration: flags, IDP_* environment variables, and
 // the wiring of the store, the pipeline and the HTTP API.
+//
+// It is the one package that imports the concrete engines (mupdf, tesseract, rules, llm) and
+// stores (store/s3) and puts them together; it may import every package of idp.
 package cmd
 
 import (
@@ -13,10 +16,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/idp/idp/tesseract"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-
-	"github.com/idp/idp/pipeline"
 )
 
 // version is set at build time: -ldflags "-X github.com/idp/idp/cmd.version=v1.2.3".
@@ -24,7 +26,7 @@ var version = "dev"
 
 // Execute runs the command line and exits with its status.
 func Execute() {
-	if err := pipeline.ReexecWithOMPLimit(); err != nil {
+	if err := tesseract.ReexecWithOMPLimit(); err != nil {
 		fmt.Fprintln(os.Stderr, "idp:", err)
 		os.Exit(1)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/idp/idp/store"
+	"github.com/idp/idp/store/s3"
 )
 
 // s3Options configure the S3 tier. Without --s3-bucket none of it runs and bbolt alone is the
@@ -38,15 +39,15 @@ func (o *s3Options) AddCacheFlags(fs *pflag.FlagSet) {
 
 func (o *s3Options) enabled() bool { return o.bucket != "" }
 
-func (o *s3Options) blob(ctx context.Context) (*store.S3Blob, error) {
-	return store.NewS3Blob(ctx, store.S3Config{
+func (o *s3Options) blob(ctx context.Context) (*s3.Blob, error) {
+	return s3.New(ctx, s3.Config{
 		Bucket: o.bucket, Prefix: o.prefix, Endpoint: o.endpoint, PathStyle: o.pathStyle, Timeout: o.timeout,
 	})
 }
 
 // attach makes S3 the durable tier of db and makes its uploader (not started: Start it once
 // the rest is built); nil without a bucket.
-func (o *s3Options) attach(db *store.DB, files *store.DirBlob, logger *slog.Logger) (*store.Outbox, error) {
+func (o *s3Options) attach(db *store.DB, files *store.DirBlob, logger *slog.Logger) (*store.Uploader, error) {
 	if !o.enabled() {
 		if o.cacheMaxMB > 0 {
 			logger.Debug("No --s3-bucket: the hot cache is not bounded (nothing is safe to evict)")
@@ -64,14 +65,14 @@ func (o *s3Options) attach(db *store.DB, files *store.DirBlob, logger *slog.Logg
 	if err := db.AttachRemote(blob, store.RemoteOptions{Files: files, Logger: logger}); err != nil {
 		return nil, err
 	}
-	return store.NewOutbox(db, store.OutboxOptions{Logger: logger, CacheMaxBytes: o.cacheMaxMB << 20, Import: true})
+	return store.NewUploader(db, store.UploaderOptions{Logger: logger, CacheMaxBytes: o.cacheMaxMB << 20, Import: true})
 }
 
 // flushTimeout bounds what a stopping process spends sending its outbox.
 const flushTimeout = 30 * time.Second
 
 // shutdownOutbox stops the uploader and sends what is pending, for a while.
-func shutdownOutbox(up *store.Outbox, logger *slog.Logger) {
+func shutdownOutbox(up *store.Uploader, logger *slog.Logger) {
 	if up == nil {
 		return
 	}
@@ -93,7 +94,7 @@ func shutdownOutbox(up *store.Outbox, logger *slog.Logger) {
 // s3Status is the S3 tier's part of the processor status and metrics: the whole of
 // store.OutboxStats under "s3", and its numbers flat (metrics keep numbers only) under
 // "s3_*". Nil without a bucket.
-func s3Status(up *store.Outbox) map[string]any {
+func s3Status(up *store.Uploader) map[string]any {
 	if up == nil {
 		return nil
 	}
@@ -105,8 +106,8 @@ func s3Status(up *store.Outbox) map[string]any {
 		"s3":                           st,
 		"s3_outbox_pending":            st.Pending,
 		"s3_outbox_oldest_age_seconds": st.OldestAgeSeconds,
-		"s3_failing":                   st.State == store.OutboxRetrying || st.State == store.OutboxForbidden,
-		"s3_forbidden":                 st.State == store.OutboxForbidden,
+		"s3_failing":                   st.State == store.UploaderRetrying || st.State == store.UploaderForbidden,
+		"s3_forbidden":                 st.State == store.UploaderForbidden,
 		"s3_uploaded":                  st.Uploaded,
 		"s3_evicted":                   st.Evicted,
 		"s3_read_through":              st.ReadThrough.Records,

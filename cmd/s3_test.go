@@ -13,7 +13,7 @@ import (
 	"github.com/idp/idp/httpapi"
 	"github.com/idp/idp/pipeline"
 	"github.com/idp/idp/store"
-	"github.com/idp/idp/store/s3test"
+	"github.com/idp/idp/store/s3/s3test"
 )
 
 // dumpStates runs cache dump --remote and returns key -> state.
@@ -157,12 +157,12 @@ func TestS3InProcessorStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	var body struct {
-		S3      store.OutboxStats `json:"s3"`
-		Pending *int              `json:"s3_outbox_pending"`
+		S3      store.UploaderStats `json:"s3"`
+		Pending *int                `json:"s3_outbox_pending"`
 	}
 	err = json.NewDecoder(resp.Body).Decode(&body)
 	resp.Body.Close()
-	if err != nil || body.S3.State != store.OutboxOK || body.Pending == nil || !strings.Contains(body.S3.Remote, srv.Bucket) {
+	if err != nil || body.S3.State != store.UploaderOK || body.Pending == nil || !strings.Contains(body.S3.Remote, srv.Bucket) {
 		t.Errorf("processor status: %+v, %v", body, err)
 	}
 	resp, err = http.Get(api.URL + "/metrics")

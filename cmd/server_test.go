@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
@@ -11,8 +10,9 @@ import (
 	"testing"
 
 	"github.com/idp/idp/httpapi"
+	"github.com/idp/idp/idptest"
 	"github.com/idp/idp/pipeline"
-	"github.com/idp/idp/store"
+	"github.com/idp/idp/stage"
 )
 
 // TestCommandsGoThroughTheServer: while a server holds the database, `idp status` and `idp
@@ -28,21 +28,9 @@ func TestCommandsGoThroughTheServer(t *testing.T) {
 	id := decodeResults(t, out)[0].DocID
 
 	// A server holds the database.
-	db, err := store.Open(data, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ocr, err := pipeline.NewTesseract("eng", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ocr.Close()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	proc, err := pipeline.New(pipeline.Config{}, pipeline.Deps{DB: db, Files: store.NewDirBlob(data), Renderer: pipeline.FitzRenderer{}, OCR: ocr, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	logger := slog.New(slog.DiscardHandler)
+	e := idptest.NewEnv(t, data, pipeline.Config{PageWorkers: 1}, func(d *pipeline.Deps) { d.Logger = logger })
+	proc, db := e.Proc, e.DB
 	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Deps{Processor: proc, DB: db, Token: "tok", Logger: logger}))
 	defer srv.Close()
 
@@ -67,7 +55,7 @@ func TestCommandsGoThroughTheServer(t *testing.T) {
 		t.Fatalf("reprocess through the server: %v %s", err, out)
 	}
 	s, err := proc.Status(context.Background(), id)
-	if err != nil || s.Status != "queued" || s.Stages[pipeline.StageExtraction].Status != "pending" || s.Stages[pipeline.StageOCR].Status != "completed" {
+	if err != nil || s.Status != "queued" || s.Stages[stage.LLMExtraction].Status != "pending" || s.Stages[stage.OCRExtraction].Status != "completed" {
 		t.Errorf("after reprocess through the server: %+v %v", s, err)
 	}
 	if _, _, err := run(t, "reprocess", id, "--data-dir", data, "--server", "http://127.0.0.1:1", "--api-token", "tok"); err == nil ||

@@ -12,8 +12,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/idp/idp/mupdf"
 	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
+	"github.com/idp/idp/tesseract"
 )
 
 type statusOptions struct {
@@ -67,7 +70,7 @@ func runStatus(ctx context.Context, o *statusOptions, doc string, out io.Writer)
 	defer db.Close()
 	// Offline: a processor over the read-only database answers from what is stored.
 	proc, err := pipeline.New(pipeline.Config{}, pipeline.Deps{
-		DB: db, Files: store.NewDirBlob(o.dataDir), Renderer: pipeline.FitzRenderer{}, OCR: offlineOCR{},
+		DB: db, Files: store.NewDirBlob(o.dataDir), Renderer: mupdf.Renderer{}, OCR: offlineOCR{},
 	})
 	if err != nil {
 		return err
@@ -92,10 +95,10 @@ func runStatus(ctx context.Context, o *statusOptions, doc string, out io.Writer)
 // offlineOCR stands in for Tesseract where nothing is recognised, only versions compared.
 type offlineOCR struct{}
 
-func (offlineOCR) Recognize(context.Context, *image.Gray, int) (pipeline.OCRPage, error) {
-	return pipeline.OCRPage{}, errors.New("no OCR in an offline status")
+func (offlineOCR) Recognize(context.Context, *image.Gray, int) (stage.OCRPage, error) {
+	return stage.OCRPage{}, errors.New("no OCR in an offline status")
 }
 func (offlineOCR) Version() string {
-	return pipeline.TesseractVersion(pipeline.DefaultConfig().OCRLang)
+	return tesseract.Version(pipeline.DefaultConfig().OCRLang)
 }
 func (offlineOCR) Close() error { return nil }

@@ -20,18 +20,15 @@ import (
 	"time"
 
 	"github.com/idp/idp/httpapi"
+	"github.com/idp/idp/idptest"
 	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/rules"
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 	"github.com/idp/idp/testdata/gen"
 )
 
-func TestMain(m *testing.M) {
-	if err := pipeline.ReexecWithOMPLimit(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { idptest.Main(m) }
 
 // countingExtractor is the rule extractor that counts its calls, optionally slowly.
 type countingExtractor struct {
@@ -39,10 +36,10 @@ type countingExtractor struct {
 	delay atomic.Int64 // nanoseconds
 }
 
-func (c *countingExtractor) Extract(ctx context.Context, in pipeline.ExtractInput) (pipeline.Extraction, error) {
+func (c *countingExtractor) Extract(ctx context.Context, in stage.ExtractInput) (stage.Extraction, error) {
 	c.calls.Add(1)
 	time.Sleep(time.Duration(c.delay.Load()))
-	return pipeline.RulesExtractor{}.Extract(ctx, in)
+	return rules.Extractor{}.Extract(ctx, in)
 }
 func (c *countingExtractor) Version() string { return "counting/1" }
 func (c *countingExtractor) Name() string    { return "counting" }
@@ -64,23 +61,12 @@ type serverOpts struct {
 
 func newServer(t testing.TB, o serverOpts) *testServer {
 	t.Helper()
-	dir := t.TempDir()
-	db, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ocr, err := pipeline.NewTesseract("eng", 2)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ex := &countingExtractor{}
-	cfg := pipeline.Config{PageWorkers: 2, MaxFileBytes: o.maxBytes}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	proc, err := pipeline.New(cfg, pipeline.Deps{DB: db, Files: store.NewDirBlob(dir), Renderer: pipeline.FitzRenderer{}, OCR: ocr,
-		Extractor: ex, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	logger := slog.New(slog.DiscardHandler)
+	e := idptest.NewEnv(t, "", pipeline.Config{PageWorkers: 2, MaxFileBytes: o.maxBytes}, func(d *pipeline.Deps) {
+		d.Extractor, d.Logger = ex, logger
+	})
+	proc, db := e.Proc, e.DB
 	ready := &atomic.Bool{}
 	ready.Store(true)
 	h := httpapi.NewHandler(httpapi.Deps{Processor: proc, DB: db, Token: o.token, Ready: ready, Version: "test", Logger: logger})
@@ -91,12 +77,7 @@ func newServer(t testing.TB, o serverOpts) *testServer {
 			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() {
-		srv.Close()
-		proc.Stop()
-		ocr.Close()
-		db.Close()
-	})
+	t.Cleanup(srv.Close) // before the processor stops (cleanups run last first)
 	return ts
 }
 
@@ -250,7 +231,7 @@ func TestContract(t *testing.T) {
 		t.Errorf("background-status = %v", st)
 	}
 	stages := st["stages"].(map[string]any)
-	for _, name := range pipeline.Stages {
+	for _, name := range stage.All {
 		s, ok := stages[name].(map[string]any)
 		if !ok {
 			t.Errorf("stages lacks %s", name)
@@ -558,7 +539,7 @@ func TestExtractNowSharesOneComputation(t *testing.T) {
 		t.Errorf("after completion extract must come from the cache: %v", body)
 	}
 	c := ts.proc.Counters()
-	if got := c.Pages[pipeline.StageOCR]["done"]; got != int64(p.Truth.TotalPages-1) {
+	if got := c.Pages[stage.OCRExtraction]["done"]; got != int64(p.Truth.TotalPages-1) {
 		t.Errorf("the background read %d pages; the opened page was read already (%d pages)", got, p.Truth.TotalPages)
 	}
 }
@@ -617,7 +598,7 @@ func TestEvents(t *testing.T) {
 	if seen["status"] != 1 || seen["started"] != 1 || seen["page"] < 2*p.Truth.TotalPages || seen["completed"] != 1 {
 		t.Errorf("events seen: %v", seen)
 	}
-	for _, s := range pipeline.Stages {
+	for _, s := range stage.All {
 		if !stages[s] {
 			t.Errorf("no stage event for %s", s)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/stage"
 )
 
 // metrics serves Prometheus metrics from a registry of our own (no global state): queue
@@ -75,7 +76,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	t := st.Totals
 	counter(mProcessed, float64(t.DocsCompleted), "completed")
 	counter(mProcessed, float64(t.DocsFailed), "failed")
-	for _, stage := range pipeline.Stages {
+	for _, stage := range stage.All {
 		for _, outcome := range []string{"done", "cached", "failed"} {
 			counter(mPages, float64(t.Pages[stage][outcome]), stage, outcome)
 		}
@@ -90,8 +91,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstHistogram(mStage, uint64(t.StageRuns[stage]), t.StageSeconds[stage], buckets, stage)
 	}
-	counter(mSources, float64(t.TextLayerPages), pipeline.SourceTextLayer)
-	counter(mSources, float64(t.OCRPages), pipeline.SourceOCR)
+	counter(mSources, float64(t.TextLayerPages), stage.SourceTextLayer)
+	counter(mSources, float64(t.OCRPages), stage.SourceOCR)
 	counter(mCacheHit, float64(t.CacheHits))
 	counter(mCacheMiss, float64(t.CacheMisses))
 	gauge(mUptime, st.UptimeSeconds)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 )
 
@@ -13,7 +14,7 @@ import (
 func pageReply(pd pipeline.PageData, extra map[string]any) map[string]any {
 	data := pd.Data
 	if data == nil {
-		data = pipeline.Fields{}
+		data = stage.Fields{}
 	}
 	out := map[string]any{
 		"success": true, "cached": true, "data": data, "account_number": pd.AccountNumber,
@@ -90,7 +91,7 @@ func (s *server) accountPage(w http.ResponseWriter, r *http.Request, id string) 
 	if err != nil {
 		return err
 	}
-	if st.Stages[pipeline.StageSplit].Status != string(store.StageCompleted) {
+	if st.Stages[stage.AccountSplitting].Status != string(store.StageCompleted) {
 		replyJSON(w, http.StatusOK, map[string]any{
 			"success": true, "cached": false, "processing": st.Status != string(store.StatusFailed), "stage": st.Stage,
 			"progress": st.Progress, "pages_processed": st.PagesProcessed, "total_pages": st.TotalPages,

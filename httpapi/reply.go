@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 )
 
@@ -35,7 +36,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusNotFound
 	case errors.Is(err, pipeline.ErrTooLarge):
 		status = http.StatusRequestEntityTooLarge
-	case pipeline.IsPermanent(err):
+	case stage.IsPermanent(err):
 		status = http.StatusUnprocessableEntity
 	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
 		return // the client went away

@@ -1,5 +1,7 @@
 // Package httpapi serves idp's HTTP API (the product's contract, uploads, listings,
 // server-sent events, health and metrics) and its embedded web UI.
+//
+// It imports pipeline, stage and store, and no engine.
 package httpapi
 
 import (

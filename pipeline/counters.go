@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/idp/idp/stage"
 )
 
 // CountersSnapshot is a copy of the processor's running totals since start, for status pages
@@ -47,23 +49,23 @@ func (c *counters) update(fn func(s *CountersSnapshot)) {
 	fn(&c.c)
 }
 
-func (c *counters) page(stage, outcome string, n int64) {
+func (c *counters) page(name, outcome string, n int64) {
 	c.update(func(s *CountersSnapshot) {
-		if s.Pages[stage] == nil {
-			s.Pages[stage] = map[string]int64{}
+		if s.Pages[name] == nil {
+			s.Pages[name] = map[string]int64{}
 		}
-		s.Pages[stage][outcome] += n
+		s.Pages[name][outcome] += n
 	})
 }
 
-func (c *counters) stage(stage string, d time.Duration) {
+func (c *counters) stage(name string, d time.Duration) {
 	c.update(func(s *CountersSnapshot) {
-		s.StageSeconds[stage] += d.Seconds()
-		s.StageRuns[stage]++
-		h := s.StageHist[stage]
+		s.StageSeconds[name] += d.Seconds()
+		s.StageRuns[name]++
+		h := s.StageHist[name]
 		if h == nil {
 			h = make([]uint64, len(DurationBuckets)+1)
-			s.StageHist[stage] = h
+			s.StageHist[name] = h
 		}
 		i := 0
 		for i < len(DurationBuckets) && d.Seconds() > DurationBuckets[i] {
@@ -85,7 +87,7 @@ func (c *counters) cache(hit bool) {
 
 func (c *counters) source(src string) {
 	c.update(func(s *CountersSnapshot) {
-		if src == SourceOCR {
+		if src == stage.SourceOCR {
 			s.OCRPages++
 		} else {
 			s.TextLayerPages++
@@ -105,7 +107,7 @@ func (c *counters) observeDocument(err error, d time.Duration) {
 		s.DocSeconds += d.Seconds()
 		if err == nil {
 			s.DocsCompleted++
-		} else if IsPermanent(err) {
+		} else if stage.IsPermanent(err) {
 			s.DocsFailed++
 		}
 	})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -13,21 +12,10 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/idp/idp/retry"
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 )
-
-// Stage names, as the API and logs spell them.
-const (
-	StageOCR        = "ocr_extraction"
-	StageSplit      = "account_splitting"
-	StageAnalysis   = "page_analysis"
-	StageExtraction = "llm_extraction"
-	StageCompleted  = "completed"
-	StageFailed     = "failed"
-)
-
-// Stages are the four stages in order.
-var Stages = []string{StageOCR, StageSplit, StageAnalysis, StageExtraction}
 
 // Config holds the processor's knobs. Zero values take the defaults of DefaultConfig.
 type Config struct {
@@ -53,8 +41,8 @@ type Config struct {
 	// PageTimeout bounds one page of one stage; DocTimeout one whole try of a document.
 	PageTimeout time.Duration
 	DocTimeout  time.Duration
-	// RetryBase and RetryMax shape the wait before retrying a failed try: RetryBase *
-	// attempt^4, jittered, capped at RetryMax.
+	// RetryBase and RetryMax shape the wait before retrying a failed try: retry.Backoff,
+	// RetryBase * attempt^4, capped at RetryMax, jittered.
 	RetryBase time.Duration
 	RetryMax  time.Duration
 	// StopTimeout is how long a graceful stop lets running pages finish before cancelling
@@ -140,29 +128,15 @@ type Deps struct {
 	// Files keeps uploaded originals under store.OriginalKey. A DirBlob rooted at the data
 	// directory keeps them at {data_dir}/documents/{id}/original.pdf.
 	Files     *store.DirBlob
-	Renderer  Renderer
-	OCR       OCREngine
-	Splitter  AccountSplitter
-	Extractor Extractor
+	Renderer  stage.Renderer
+	OCR       stage.OCREngine
+	Splitter  stage.AccountSplitter
+	Extractor stage.Extractor
 	Events    *Broker
 	Logger    *slog.Logger
-	// Now replaces the clock (tests).
-	Now func() time.Time
-}
-
-// Permanent marks an error that retrying cannot fix (a corrupt or encrypted PDF, a limit
-// exceeded): the document fails at once.
-type Permanent struct{ Err error }
-
-func (e *Permanent) Error() string { return e.Err.Error() }
-func (e *Permanent) Unwrap() error { return e.Err }
-
-func permanent(err error) error { return &Permanent{Err: err} }
-
-// IsPermanent reports whether err, or an error it wraps, is Permanent.
-func IsPermanent(err error) bool {
-	var p *Permanent
-	return errors.As(err, &p)
+	// Now and Rand replace the clock and the randomness of retry waits (tests).
+	Now  func() time.Time
+	Rand func() float64
 }
 
 // errStopping ends a try because the processor is stopping; the document goes back to the
@@ -175,13 +149,14 @@ type Processor struct {
 	db       *store.DB
 	queue    store.Queue
 	files    *store.DirBlob
-	renderer Renderer
-	ocr      OCREngine
-	splitter AccountSplitter
-	extract  Extractor
+	renderer stage.Renderer
+	ocr      stage.OCREngine
+	splitter stage.AccountSplitter
+	extract  stage.Extractor
 	events   *Broker
 	log      *slog.Logger
 	now      func() time.Time
+	rand     func() float64
 	pages    chan struct{} // global page slots
 	extSlots chan struct{} // stage 4's page slots
 	wake     chan struct{}
@@ -223,17 +198,11 @@ type Active struct {
 // New makes a processor. Start runs it.
 func New(cfg Config, deps Deps) (*Processor, error) {
 	cfg = cfg.withDefaults()
-	if deps.DB == nil || deps.Files == nil || deps.Renderer == nil || deps.OCR == nil {
-		return nil, errors.New("pipeline: DB, Files, Renderer and OCR are required")
+	if deps.DB == nil || deps.Files == nil || deps.Renderer == nil || deps.OCR == nil || deps.Splitter == nil || deps.Extractor == nil {
+		return nil, errors.New("pipeline: DB, Files, Renderer, OCR, Splitter and Extractor are required")
 	}
 	if deps.Queue == nil {
 		deps.Queue = store.NewBoltQueue(deps.DB)
-	}
-	if deps.Splitter == nil {
-		deps.Splitter = RuleSplitter{}
-	}
-	if deps.Extractor == nil {
-		deps.Extractor = RulesExtractor{}
 	}
 	if deps.Events == nil {
 		deps.Events = NewBroker()
@@ -244,10 +213,13 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if deps.Rand == nil {
+		deps.Rand = rand.Float64
+	}
 	p := &Processor{
 		cfg: cfg, db: deps.DB, queue: deps.Queue, files: deps.Files, renderer: deps.Renderer,
 		ocr: deps.OCR, splitter: deps.Splitter, extract: deps.Extractor, events: deps.Events,
-		log: deps.Logger.With("component", "processor"), now: deps.Now,
+		log: deps.Logger.With("component", "processor"), now: deps.Now, rand: deps.Rand,
 		pages:    make(chan struct{}, cfg.PageWorkers),
 		extSlots: make(chan struct{}, cfg.ExtractWorkers),
 		wake:     make(chan struct{}, cfg.Workers),
@@ -418,18 +390,20 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 			_ = p.queue.Ack(rs.hard, id)
 			return
 		}
-		if IsPermanent(err) {
+		if stage.IsPermanent(err) {
 			p.finishFailed(rs.hard, doc, err)
 			return
 		}
 		log.Error("Cannot start document", "err", err)
-		_ = p.queue.Push(rs.hard, id, item.Priority, store.PushOptions{NotBefore: p.now().Add(time.Minute)})
+		_ = p.db.Update(rs.hard, func(tx *store.Tx) error {
+			return p.queue.Push(tx, id, item.Priority, store.PushOptions{NotBefore: p.now().Add(time.Minute)})
+		})
 		return
 	}
 	runCtx, supersede := context.WithCancelCause(rs.hard)
 	defer supersede(nil)
 	ctx, cancel := context.WithTimeoutCause(runCtx, p.cfg.DocTimeout,
-		permanent(fmt.Errorf("processing took longer than the document time limit (%s)", p.cfg.DocTimeout)))
+		stage.NewPermanent(fmt.Errorf("processing took longer than the document time limit (%s)", p.cfg.DocTimeout)))
 	defer cancel()
 	done := p.setActive(doc, supersede)
 	defer close(done)
@@ -446,10 +420,10 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 	case errors.Is(err, errStopping) || (rs.hard.Err() != nil && errors.Is(err, context.Canceled)):
 		p.requeueInterrupted(doc, item.Priority)
 	default:
-		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && IsPermanent(cause) {
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && stage.IsPermanent(cause) {
 			err = cause
 		}
-		if IsPermanent(err) || doc.Attempts >= p.cfg.MaxAttempts {
+		if stage.IsPermanent(err) || doc.Attempts >= p.cfg.MaxAttempts {
 			p.finishFailed(rs.hard, doc, err)
 			return
 		}
@@ -475,7 +449,7 @@ func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document
 			if n := len(d.Errors); n > 0 {
 				why = d.Errors[n-1].Error
 			}
-			return permanent(fmt.Errorf("gave up after %d attempts: %s", d.Attempts, why))
+			return stage.NewPermanent(fmt.Errorf("gave up after %d attempts: %s", d.Attempts, why))
 		}
 		d.Attempts++
 		d.Status = store.StatusProcessing
@@ -497,7 +471,7 @@ func (p *Processor) finishCompleted(ctx context.Context, doc store.Document) {
 	err := p.db.Update(ctx, func(tx *store.Tx) error {
 		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusCompleted
-			d.Stage = StageCompleted
+			d.Stage = stage.Completed
 			d.Error = ""
 			now := tx.Now()
 			d.FinishedAt = &now
@@ -510,7 +484,7 @@ func (p *Processor) finishCompleted(ctx context.Context, doc store.Document) {
 	}
 	_ = p.queue.Ack(ctx, doc.ID)
 	p.log.Info("Completed full pipeline for "+doc.ID, "doc_id", doc.ID)
-	p.publish(Event{Type: EventCompleted, DocID: doc.ID, Stage: StageCompleted, Progress: 100, Status: string(store.StatusCompleted)})
+	p.publish(Event{Type: EventCompleted, DocID: doc.ID, Stage: stage.Completed, Progress: 100, Status: string(store.StatusCompleted)})
 }
 
 func (p *Processor) finishFailed(ctx context.Context, doc store.Document, cause error) {
@@ -538,17 +512,17 @@ func (p *Processor) finishFailed(ctx context.Context, doc store.Document, cause 
 	}
 	_ = p.queue.Ack(ctx, doc.ID)
 	p.log.Error("Failed pipeline for "+doc.ID, "doc_id", doc.ID, "err", msg)
-	p.publish(Event{Type: EventFailed, DocID: doc.ID, Stage: StageFailed, Status: string(store.StatusFailed), Error: msg})
+	p.publish(Event{Type: EventFailed, DocID: doc.ID, Stage: stage.Failed, Status: string(store.StatusFailed), Error: msg})
 }
 
 // currentStage is the first stage of a document that has not completed.
 func currentStage(tx *store.Tx, id string) string {
-	for _, s := range Stages {
+	for _, s := range stage.All {
 		if sp, err := tx.Progress(id, s); err == nil && sp.Status != store.StageCompleted {
 			return s
 		}
 	}
-	return StageExtraction
+	return stage.LLMExtraction
 }
 
 func appendAttemptError(errs []store.AttemptError, attempt int, at time.Time, msg string) []store.AttemptError {
@@ -560,7 +534,7 @@ func appendAttemptError(errs []store.AttemptError, attempt int, at time.Time, ms
 }
 
 func (p *Processor) retryLater(ctx context.Context, doc store.Document, prio store.Priority, cause error) {
-	wait := p.backoff(doc.Attempts)
+	wait := retry.Backoff(doc.Attempts, p.cfg.RetryBase, p.cfg.RetryMax, p.rand())
 	msg := cause.Error()
 	err := p.requeue(ctx, doc.ID, prio, func(d *store.Document, now time.Time) store.PushOptions {
 		d.Error = msg
@@ -573,13 +547,6 @@ func (p *Processor) retryLater(ctx context.Context, doc store.Document, prio sto
 	}
 	p.log.Warn("Attempt failed; will retry", "doc_id", doc.ID, "attempt", doc.Attempts, "retry_in", wait.Round(time.Millisecond), "err", msg)
 	p.publish(Event{Type: EventRequeued, DocID: doc.ID, Status: string(store.StatusQueued), Error: msg})
-}
-
-// backoff is RetryBase * attempt^4 with ±25% jitter, capped at RetryMax.
-func (p *Processor) backoff(attempt int) time.Duration {
-	d := float64(p.cfg.RetryBase) * math.Pow(float64(attempt), 4)
-	d *= 0.75 + rand.Float64()/2
-	return min(time.Duration(d), p.cfg.RetryMax)
 }
 
 // requeueInterrupted puts a document back after a graceful stop, ahead of its priority, and
@@ -613,7 +580,7 @@ func (p *Processor) requeue(ctx context.Context, id string, prio store.Priority,
 		if err != nil {
 			return err
 		}
-		return tx.Enqueue(id, min(prio, d.Priority), opts)
+		return p.queue.Push(tx, id, min(prio, d.Priority), opts)
 	})
 }
 
@@ -628,7 +595,7 @@ func (p *Processor) setActive(doc store.Document, cancel context.CancelCauseFunc
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	done := make(chan struct{})
-	p.active[doc.ID] = &Active{DocID: doc.ID, FileName: doc.FileName, Attempt: doc.Attempts, Since: p.now(), Stage: StageOCR,
+	p.active[doc.ID] = &Active{DocID: doc.ID, FileName: doc.FileName, Attempt: doc.Attempts, Since: p.now(), Stage: stage.OCRExtraction,
 		cancel: cancel, done: done}
 	return done
 }
@@ -645,11 +612,11 @@ func (p *Processor) clearActive(id string) {
 	delete(p.active, id)
 }
 
-func (p *Processor) updateActive(id, stage string, sp store.StageProgress) {
+func (p *Processor) updateActive(id, name string, sp store.StageProgress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if a := p.active[id]; a != nil {
-		a.Stage, a.Progress, a.Done, a.Total = stage, sp.Percent, sp.Done, sp.Total
+		a.Stage, a.Progress, a.Done, a.Total = name, sp.Percent, sp.Done, sp.Total
 	}
 }
 

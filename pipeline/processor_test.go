@@ -5,164 +5,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/idp/idp/eval"
+	"github.com/idp/idp/idptest"
 	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/rules"
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 	"github.com/idp/idp/testdata/gen"
 )
 
-func TestMain(m *testing.M) {
-	if err := pipeline.ReexecWithOMPLimit(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(m.Run())
-}
-
-// env is a processor over a fresh data directory.
-type env struct {
-	dir  string
-	db   *store.DB
-	proc *pipeline.Processor
-	ocr  *pipeline.Tesseract
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// newEnv opens a processor on dir (a new temporary directory when empty). deps may replace
-// parts; the test closes everything at its end.
-func newEnv(t *testing.T, dir string, cfg pipeline.Config, deps func(*pipeline.Deps)) *env {
-	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	db, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.PageWorkers == 0 {
-		cfg.PageWorkers = runtime.NumCPU()
-	}
-	ocr, err := pipeline.NewTesseract("eng", cfg.PageWorkers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	d := pipeline.Deps{
-		DB:       db,
-		Files:    store.NewDirBlob(dir),
-		Renderer: pipeline.FitzRenderer{},
-		OCR:      ocr,
-		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
-	if deps != nil {
-		deps(&d)
-	}
-	proc, err := pipeline.New(cfg, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{dir: dir, db: db, proc: proc, ocr: ocr, logs: logs}
-	t.Cleanup(func() {
-		proc.Stop()
-		ocr.Close()
-		db.Close()
-		if t.Failed() {
-			t.Logf("processor log:\n%s", tail(logs.String(), 60))
-		}
-	})
-	return e
-}
-
-func tail(s string, lines int) string {
-	ls := strings.Split(s, "\n")
-	if len(ls) > lines {
-		ls = ls[len(ls)-lines:]
-	}
-	return strings.Join(ls, "\n")
-}
-
-func (e *env) submit(t *testing.T, name string, data []byte, prio store.Priority) string {
-	t.Helper()
-	sub, err := e.proc.Submit(context.Background(), name, bytes.NewReader(data), pipeline.SubmitOptions{Priority: prio})
-	if err != nil {
-		t.Fatalf("submit %s: %v", name, err)
-	}
-	return sub.Document.ID
-}
-
-// wait returns when every id is completed or failed.
-func (e *env) wait(t *testing.T, timeout time.Duration, ids ...string) map[string]store.Document {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		out := map[string]store.Document{}
-		err := e.db.View(context.Background(), func(tx *store.Tx) error {
-			for _, id := range ids {
-				d, err := tx.Document(id)
-				if err != nil {
-					return err
-				}
-				if d.Status == store.StatusCompleted || d.Status == store.StatusFailed {
-					out[id] = d
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(out) == len(ids) {
-			return out
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("documents not done after %s: %d of %d", timeout, len(out), len(ids))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (e *env) start(t *testing.T) {
-	t.Helper()
-	if err := e.proc.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func generate(t *testing.T, opts gen.Options) *gen.Packet {
-	t.Helper()
-	p, err := gen.Generate(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+func TestMain(m *testing.M) { idptest.Main(m) }
 
 // TestAccuracy runs generated packets through the real pipeline (MuPDF, Tesseract, the rule
 // extractor) and holds the scores to the bar: born-digital page -> account accuracy >= 0.97
@@ -181,8 +41,8 @@ func TestAccuracy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, "", pipeline.Config{}, nil)
-			truth := map[string]pipeline.Result{}
+			e := idptest.NewEnv(t, "", pipeline.Config{}, nil)
+			truth := map[string]stage.Result{}
 			var ids []string
 			pages := 0
 			for _, seed := range tt.seeds {
@@ -190,20 +50,20 @@ func TestAccuracy(t *testing.T) {
 				if tt.scanned {
 					accounts = 2 + int(seed%2)
 				}
-				p := generate(t, gen.Options{Seed: seed, Scanned: tt.scanned, Accounts: accounts})
-				id := e.submit(t, fmt.Sprintf("packet-%d.pdf", seed), p.PDF, store.PriorityNormal)
+				p := idptest.Generate(t, gen.Options{Seed: seed, Scanned: tt.scanned, Accounts: accounts})
+				id := e.Submit(t, fmt.Sprintf("packet-%d.pdf", seed), p.PDF, store.PriorityNormal)
 				truth[id] = p.Truth
 				ids = append(ids, id)
 				pages += p.Truth.TotalPages
 			}
-			e.start(t)
-			docs := e.wait(t, time.Minute+time.Duration(pages)*tt.timeoutPerPg, ids...)
-			scores := pipeline.NewScores()
+			e.Start(t)
+			docs := e.Wait(t, time.Minute+time.Duration(pages)*tt.timeoutPerPg, ids...)
+			scores := eval.NewScores()
 			for _, id := range ids {
 				if docs[id].Status != store.StatusCompleted {
 					t.Fatalf("%s %s: %s", id, docs[id].Status, docs[id].Error)
 				}
-				got, err := e.proc.Result(context.Background(), id)
+				got, err := e.Proc.Result(context.Background(), id)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -252,12 +112,12 @@ func pdfWith(count int, mediaBox string) []byte {
 // TestBadInput: each bad file fails alone, with a clear reason, and a good document submitted
 // with them completes.
 func TestBadInput(t *testing.T) {
-	good := generate(t, gen.Options{Seed: 3, Accounts: 2})
+	good := idptest.Generate(t, gen.Options{Seed: 3, Accounts: 2})
 	encrypted, err := os.ReadFile(filepath.Join("..", "testdata", "corpus", "good", "libreoffice-writer-password.pdf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, "", pipeline.Config{MaxPages: 500, MaxPagePixels: 40_000_000, MaxFileBytes: 8 << 20}, nil)
+	e := idptest.NewEnv(t, "", pipeline.Config{MaxPages: 500, MaxPagePixels: 40_000_000, MaxFileBytes: 8 << 20}, nil)
 
 	refused := []struct {
 		name string
@@ -269,7 +129,7 @@ func TestBadInput(t *testing.T) {
 		{"too large", append([]byte("%PDF-1.4\n"), make([]byte, 9<<20)...), pipeline.ErrTooLarge},
 	}
 	for _, tt := range refused {
-		_, err := e.proc.Submit(context.Background(), tt.name, bytes.NewReader(tt.data), pipeline.SubmitOptions{})
+		_, err := e.Proc.Submit(context.Background(), tt.name, bytes.NewReader(tt.data), pipeline.SubmitOptions{})
 		if !errors.Is(err, tt.want) {
 			t.Errorf("%s: submit = %v, want %v", tt.name, err, tt.want)
 		}
@@ -288,15 +148,15 @@ func TestBadInput(t *testing.T) {
 	}
 	ids := map[string]string{}
 	for _, tt := range failing {
-		ids[tt.name] = e.submit(t, tt.name+".pdf", tt.data, store.PriorityNormal)
+		ids[tt.name] = e.Submit(t, tt.name+".pdf", tt.data, store.PriorityNormal)
 	}
-	goodID := e.submit(t, "good.pdf", good.PDF, store.PriorityLow)
-	e.start(t)
+	goodID := e.Submit(t, "good.pdf", good.PDF, store.PriorityLow)
+	e.Start(t)
 	all := []string{goodID}
 	for _, id := range ids {
 		all = append(all, id)
 	}
-	docs := e.wait(t, 2*time.Minute, all...)
+	docs := e.Wait(t, 2*time.Minute, all...)
 	for _, tt := range failing {
 		d := docs[ids[tt.name]]
 		t.Logf("%s: %s: %s", tt.name, d.Status, d.Error)
@@ -322,7 +182,7 @@ func TestCorpus(t *testing.T) {
 	if err != nil || len(files) < 70 {
 		t.Fatalf("corpus: %d files, %v", len(files), err)
 	}
-	e := newEnv(t, "", pipeline.Config{DocTimeout: 3 * time.Minute, PageTimeout: time.Minute}, nil)
+	e := idptest.NewEnv(t, "", pipeline.Config{DocTimeout: 3 * time.Minute, PageTimeout: time.Minute}, nil)
 	ids := map[string]string{}
 	var all []string
 	for _, f := range files {
@@ -330,7 +190,7 @@ func TestCorpus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sub, err := e.proc.Submit(context.Background(), filepath.Base(f), bytes.NewReader(data), pipeline.SubmitOptions{})
+		sub, err := e.Proc.Submit(context.Background(), filepath.Base(f), bytes.NewReader(data), pipeline.SubmitOptions{})
 		if err != nil {
 			// Refused at the door (qpdf-bad1.pdf is five bytes, no header): that is a clear
 			// failure too.
@@ -342,9 +202,9 @@ func TestCorpus(t *testing.T) {
 		ids[f] = sub.Document.ID
 		all = append(all, sub.Document.ID)
 	}
-	e.start(t)
+	e.Start(t)
 	started := time.Now()
-	docs := e.wait(t, 15*time.Minute, all...)
+	docs := e.Wait(t, 15*time.Minute, all...)
 	completed, failed := 0, 0
 	for f, id := range ids {
 		d := docs[id]
@@ -372,9 +232,9 @@ func TestCorpus(t *testing.T) {
 	t.Logf("%d files: %d completed, %d failed, in %s", len(ids), completed, failed, time.Since(started).Round(time.Second))
 
 	// And the processor is still fine.
-	p := generate(t, gen.Options{Seed: 5, Accounts: 2})
-	id := e.submit(t, "after.pdf", p.PDF, store.PriorityHigh)
-	if d := e.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+	p := idptest.Generate(t, gen.Options{Seed: 5, Accounts: 2})
+	id := e.Submit(t, "after.pdf", p.PDF, store.PriorityHigh)
+	if d := e.Wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
 		t.Errorf("a document after the corpus: %s %s", d.Status, d.Error)
 	}
 }
@@ -390,7 +250,7 @@ type countingExtractor struct {
 	pages   map[int]int
 }
 
-func (c *countingExtractor) Extract(ctx context.Context, in pipeline.ExtractInput) (pipeline.Extraction, error) {
+func (c *countingExtractor) Extract(ctx context.Context, in stage.ExtractInput) (stage.Extraction, error) {
 	c.calls.Add(1)
 	c.mu.Lock()
 	if c.pages == nil {
@@ -402,13 +262,13 @@ func (c *countingExtractor) Extract(ctx context.Context, in pipeline.ExtractInpu
 		select {
 		case <-time.After(c.delay):
 		case <-ctx.Done():
-			return pipeline.Extraction{}, ctx.Err()
+			return stage.Extraction{}, ctx.Err()
 		}
 	}
 	if c.fail != nil {
-		return pipeline.Extraction{}, c.fail
+		return stage.Extraction{}, c.fail
 	}
-	return pipeline.RulesExtractor{}.Extract(ctx, in)
+	return rules.Extractor{}.Extract(ctx, in)
 }
 
 func (c *countingExtractor) Version() string { return c.version }
@@ -428,36 +288,35 @@ func (c *countingExtractor) perPage() map[int]int {
 // the extractor re-runs stage 4 only, a change to the DPI every stage.
 func TestVersionAware(t *testing.T) {
 	dir := t.TempDir()
-	p := generate(t, gen.Options{Seed: 9, Accounts: 3})
+	p := idptest.Generate(t, gen.Options{Seed: 9, Accounts: 3})
 	n := p.Truth.TotalPages
-	run := func(cfg pipeline.Config, ex pipeline.Extractor) pipeline.CountersSnapshot {
+	run := func(cfg pipeline.Config, ex stage.Extractor) pipeline.CountersSnapshot {
 		t.Helper()
-		e := newEnv(t, dir, cfg, func(d *pipeline.Deps) { d.Extractor = ex })
-		id := e.submit(t, "p.pdf", p.PDF, store.PriorityNormal)
-		e.start(t)
-		if d := e.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+		e := idptest.NewEnv(t, dir, cfg, func(d *pipeline.Deps) { d.Extractor = ex })
+		id := e.Submit(t, "p.pdf", p.PDF, store.PriorityNormal)
+		e.Start(t)
+		if d := e.Wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
 			t.Fatalf("%s: %s", d.Status, d.Error)
 		}
-		e.proc.Stop()
-		c := e.proc.Counters()
-		e.ocr.Close()
-		e.db.Close()
+		e.Proc.Stop()
+		c := e.Proc.Counters()
+		e.Close()
 		return c
 	}
 	first := run(pipeline.Config{}, &countingExtractor{version: "x/1"})
-	if got := first.Pages[pipeline.StageOCR]["done"]; got != int64(n) {
+	if got := first.Pages[stage.OCRExtraction]["done"]; got != int64(n) {
 		t.Fatalf("first run read %d pages, want %d", got, n)
 	}
 	same := run(pipeline.Config{}, &countingExtractor{version: "x/1"})
-	if len(same.Pages) != 0 || same.StageRuns[pipeline.StageSplit] != 0 {
+	if len(same.Pages) != 0 || same.StageRuns[stage.AccountSplitting] != 0 {
 		t.Errorf("unchanged configuration recomputed: %+v", same)
 	}
 	model := &countingExtractor{version: "x/2"}
 	changed := run(pipeline.Config{}, model)
-	if got := changed.Pages[pipeline.StageOCR]["done"]; got != 0 {
+	if got := changed.Pages[stage.OCRExtraction]["done"]; got != 0 {
 		t.Errorf("another extractor re-read %d pages; stages 1-3 must stay cached", got)
 	}
-	if changed.StageRuns[pipeline.StageSplit] != 0 || changed.StageRuns[pipeline.StageAnalysis] != 0 {
+	if changed.StageRuns[stage.AccountSplitting] != 0 || changed.StageRuns[stage.PageAnalysis] != 0 {
 		t.Errorf("another extractor re-ran stages 2-3: %v", changed.StageRuns)
 	}
 	if got := model.calls.Load(); got != int64(n) {
@@ -467,34 +326,33 @@ func TestVersionAware(t *testing.T) {
 	// queued again by itself, and only stage 4 runs.
 	{
 		model3 := &countingExtractor{version: "x/3"}
-		e := newEnv(t, dir, pipeline.Config{}, func(d *pipeline.Deps) { d.Extractor = model3 })
-		e.start(t)
+		e := idptest.NewEnv(t, dir, pipeline.Config{}, func(d *pipeline.Deps) { d.Extractor = model3 })
+		e.Start(t)
 		var id string
-		_ = e.db.View(context.Background(), func(tx *store.Tx) error {
+		_ = e.DB.View(context.Background(), func(tx *store.Tx) error {
 			docs, _ := tx.Documents()
 			id = docs[0].ID
 			return nil
 		})
-		e.wait(t, time.Minute, id)
+		e.Wait(t, time.Minute, id)
 		deadline := time.Now().Add(time.Minute)
 		for model3.calls.Load() < int64(n) && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		e.proc.Stop()
+		e.Proc.Stop()
 		if got := model3.calls.Load(); got != int64(n) {
 			t.Errorf("at start, a document made by another extractor was re-extracted on %d pages, want %d", got, n)
 		}
-		if c := e.proc.Counters(); c.Pages[pipeline.StageOCR]["done"] != 0 {
-			t.Errorf("at start, stage 1 ran again on %d pages", c.Pages[pipeline.StageOCR]["done"])
+		if c := e.Proc.Counters(); c.Pages[stage.OCRExtraction]["done"] != 0 {
+			t.Errorf("at start, stage 1 ran again on %d pages", c.Pages[stage.OCRExtraction]["done"])
 		}
-		e.ocr.Close()
-		e.db.Close()
+		e.Close()
 	}
 	dpi := run(pipeline.Config{OCRDPI: 200}, &countingExtractor{version: "x/2"})
-	if got := dpi.Pages[pipeline.StageOCR]["done"]; got != int64(n) {
+	if got := dpi.Pages[stage.OCRExtraction]["done"]; got != int64(n) {
 		t.Errorf("another DPI re-read %d pages, want all %d", got, n)
 	}
-	if dpi.StageRuns[pipeline.StageSplit] != 1 || dpi.Pages[pipeline.StageExtraction]["done"] != int64(n) {
+	if dpi.StageRuns[stage.AccountSplitting] != 1 || dpi.Pages[stage.LLMExtraction]["done"] != int64(n) {
 		t.Errorf("another DPI must re-run every later stage: %+v", dpi)
 	}
 }
@@ -503,25 +361,25 @@ func TestVersionAware(t *testing.T) {
 // try the document fails with the reason. A document that was in flight when the process died
 // three times fails without a fourth try.
 func TestAttempts(t *testing.T) {
-	p := generate(t, gen.Options{Seed: 4, Accounts: 2})
+	p := idptest.Generate(t, gen.Options{Seed: 4, Accounts: 2})
 	flaky := &countingExtractor{version: "flaky/1", fail: errors.New("model endpoint reset the connection")}
-	e := newEnv(t, "", pipeline.Config{MaxAttempts: 3, RetryBase: time.Millisecond, RetryMax: 50 * time.Millisecond},
+	e := idptest.NewEnv(t, "", pipeline.Config{MaxAttempts: 3, RetryBase: time.Millisecond, RetryMax: 50 * time.Millisecond},
 		func(d *pipeline.Deps) { d.Extractor = flaky })
-	id := e.submit(t, "p.pdf", p.PDF, store.PriorityNormal)
-	e.start(t)
-	d := e.wait(t, time.Minute, id)[id]
+	id := e.Submit(t, "p.pdf", p.PDF, store.PriorityNormal)
+	e.Start(t)
+	d := e.Wait(t, time.Minute, id)[id]
 	if d.Status != store.StatusFailed || d.Attempts != 3 || !strings.Contains(d.Error, "reset the connection") {
 		t.Errorf("status %s after %d attempts: %q; want failed after 3 with the reason", d.Status, d.Attempts, d.Error)
 	}
 	if len(d.Errors) != 3 {
 		t.Errorf("recorded %d attempt errors, want 3: %+v", len(d.Errors), d.Errors)
 	}
-	st, err := e.proc.Status(context.Background(), id)
+	st, err := e.Proc.Status(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Stage != pipeline.StageFailed || st.Stages[pipeline.StageExtraction].Status != string(store.StageFailed) ||
-		st.Stages[pipeline.StageOCR].Status != string(store.StageCompleted) {
+	if st.Stage != stage.Failed || st.Stages[stage.LLMExtraction].Status != string(store.StageFailed) ||
+		st.Stages[stage.OCRExtraction].Status != string(store.StageCompleted) {
 		t.Errorf("status = %+v", st)
 	}
 
@@ -532,23 +390,25 @@ func TestAttempts(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	killer := store.Document{ID: "0123456789abcdef01234567", FileName: "killer.pdf", Status: store.StatusProcessing, Attempts: 3, Stage: pipeline.StageOCR}
-	err = db.Update(ctx, func(tx *store.Tx) error { return tx.PutDocument(&killer) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	killer := store.Document{ID: "0123456789abcdef01234567", FileName: "killer.pdf", Status: store.StatusProcessing, Attempts: 3, Stage: stage.OCRExtraction}
 	q := store.NewBoltQueue(db)
-	if err := q.Push(ctx, killer.ID, store.PriorityNormal, store.PushOptions{}); err != nil {
+	err = db.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.PutDocument(&killer); err != nil {
+			return err
+		}
+		return q.Push(tx, killer.ID, store.PriorityNormal, store.PushOptions{})
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := q.Pop(ctx); err != nil { // a worker holds it when the process dies
 		t.Fatal(err)
 	}
 	db.Close()
-	e2 := newEnv(t, dir, pipeline.Config{}, nil)
-	e2.start(t)
-	d = e2.wait(t, 30*time.Second, killer.ID)[killer.ID]
-	if d.Status != store.StatusFailed || !strings.Contains(d.Error, "gave up after 3 attempts") || !strings.Contains(d.Error, pipeline.StageOCR) {
+	e2 := idptest.NewEnv(t, dir, pipeline.Config{}, nil)
+	e2.Start(t)
+	d = e2.Wait(t, 30*time.Second, killer.ID)[killer.ID]
+	if d.Status != store.StatusFailed || !strings.Contains(d.Error, "gave up after 3 attempts") || !strings.Contains(d.Error, stage.OCRExtraction) {
 		t.Errorf("killer: %s %q", d.Status, d.Error)
 	}
 }
@@ -558,16 +418,16 @@ func TestAttempts(t *testing.T) {
 // pages that were not finished.
 func TestGracefulStop(t *testing.T) {
 	dir := t.TempDir()
-	p := generate(t, gen.Options{Seed: 8, Accounts: 3, MinPages: 16})
+	p := idptest.Generate(t, gen.Options{Seed: 8, Accounts: 3, MinPages: 16})
 	n := p.Truth.TotalPages
 	slow := &countingExtractor{version: "slow/1", delay: 150 * time.Millisecond}
-	e := newEnv(t, dir, pipeline.Config{PageWorkers: 2, StopTimeout: 5 * time.Second}, func(d *pipeline.Deps) { d.Extractor = slow })
-	id := e.submit(t, "p.pdf", p.PDF, store.PriorityNormal)
-	events, unsubscribe := e.proc.Broker().Subscribe(1024)
-	e.start(t)
+	e := idptest.NewEnv(t, dir, pipeline.Config{PageWorkers: 2, StopTimeout: 5 * time.Second}, func(d *pipeline.Deps) { d.Extractor = slow })
+	id := e.Submit(t, "p.pdf", p.PDF, store.PriorityNormal)
+	events, unsubscribe := e.Proc.Broker().Subscribe(1024)
+	e.Start(t)
 	pagesDone := 0
 	for ev := range events {
-		if ev.Type == pipeline.EventPage && ev.Stage == pipeline.StageExtraction {
+		if ev.Type == pipeline.EventPage && ev.Stage == stage.LLMExtraction {
 			pagesDone++
 			if pagesDone == 4 {
 				break
@@ -575,10 +435,10 @@ func TestGracefulStop(t *testing.T) {
 		}
 	}
 	unsubscribe()
-	e.proc.Stop()
+	e.Proc.Stop()
 	first := slow.perPage()
 	var d store.Document
-	_ = e.db.View(context.Background(), func(tx *store.Tx) error { d, _ = tx.Document(id); return nil })
+	_ = e.DB.View(context.Background(), func(tx *store.Tx) error { d, _ = tx.Document(id); return nil })
 	if d.Status != store.StatusQueued || d.Attempts != 0 {
 		t.Fatalf("after stop: %s with %d attempts; want queued, try not counted", d.Status, d.Attempts)
 	}
@@ -587,20 +447,19 @@ func TestGracefulStop(t *testing.T) {
 	}
 	cached := 0
 	for page := range n {
-		if _, err := e.proc.PageData(context.Background(), id, page); err == nil {
+		if _, err := e.Proc.PageData(context.Background(), id, page); err == nil {
 			cached++
 		}
 	}
 	if cached != len(first) {
 		t.Errorf("%d pages were extracted but %d are cached: a page started before the stop must finish and be kept", len(first), cached)
 	}
-	e.ocr.Close()
-	e.db.Close()
+	e.Close()
 
 	again := &countingExtractor{version: "slow/1"}
-	e2 := newEnv(t, dir, pipeline.Config{}, func(d *pipeline.Deps) { d.Extractor = again })
-	e2.start(t)
-	if d := e2.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+	e2 := idptest.NewEnv(t, dir, pipeline.Config{}, func(d *pipeline.Deps) { d.Extractor = again })
+	e2.Start(t)
+	if d := e2.Wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
 		t.Fatalf("after restart: %s %s", d.Status, d.Error)
 	}
 	for page, c := range again.perPage() {
@@ -611,22 +470,22 @@ func TestGracefulStop(t *testing.T) {
 	if got := len(again.perPage()) + len(first); got != n {
 		t.Errorf("pages extracted across both runs: %d, want %d", got, n)
 	}
-	if c := e2.proc.Counters(); c.Pages[pipeline.StageOCR]["done"] != 0 {
-		t.Errorf("OCR ran again on %d pages after the restart", c.Pages[pipeline.StageOCR]["done"])
+	if c := e2.Proc.Counters(); c.Pages[stage.OCRExtraction]["done"] != 0 {
+		t.Errorf("OCR ran again on %d pages after the restart", c.Pages[stage.OCRExtraction]["done"])
 	}
 }
 
 // TestPriorityOrder: with one worker, documents run by priority, then first in first out.
 func TestPriorityOrder(t *testing.T) {
-	e := newEnv(t, "", pipeline.Config{Workers: 1}, nil)
+	e := idptest.NewEnv(t, "", pipeline.Config{Workers: 1}, nil)
 	var ids []string
 	for i, prio := range []store.Priority{store.PriorityLow, store.PriorityNormal, store.PriorityHigh, store.PriorityNormal} {
-		p := generate(t, gen.Options{Seed: uint64(30 + i), Accounts: 2})
-		ids = append(ids, e.submit(t, fmt.Sprintf("p%d.pdf", i), p.PDF, prio))
+		p := idptest.Generate(t, gen.Options{Seed: uint64(30 + i), Accounts: 2})
+		ids = append(ids, e.Submit(t, fmt.Sprintf("p%d.pdf", i), p.PDF, prio))
 	}
-	events, unsubscribe := e.proc.Broker().Subscribe(4096)
+	events, unsubscribe := e.Proc.Broker().Subscribe(4096)
 	defer unsubscribe()
-	e.start(t)
+	e.Start(t)
 	var order []string
 	for ev := range events {
 		if ev.Type == pipeline.EventStarted {
@@ -641,7 +500,3 @@ func TestPriorityOrder(t *testing.T) {
 		t.Errorf("order = %v, want %v (high, normal in arrival order, low)", order, want)
 	}
 }
-
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 )
 
@@ -46,10 +47,10 @@ func (p *Processor) readThroughResult(ctx context.Context, missing map[string]st
 
 // remoteAccounts reads through the accounts of a completed document that bbolt lacks (an
 // imported or evicted record), for Status. Without S3 it is the empty list.
-func (p *Processor) remoteAccounts(ctx context.Context, id string) []Account {
+func (p *Processor) remoteAccounts(ctx context.Context, id string) []stage.Account {
 	var split AccountSplit
 	if p.db.Remote() == nil || p.db.GetCached(ctx, store.AccountsKey(id), p.versions.split, &split) != nil || split.Accounts == nil {
-		return []Account{}
+		return []stage.Account{}
 	}
 	return split.Accounts
 }

@@ -5,49 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
-)
-
-// Result is what `idp process` prints for one document and what /api/document/{id}/result
-// returns (DESIGN.md, "Fields and the result format"). Ground truth files of `idp eval` have
-// the same shape.
-type Result struct {
-	DocID      string       `json:"doc_id"`
-	File       string       `json:"file"`
-	Status     string       `json:"status,omitempty"`
-	Error      string       `json:"error,omitempty"`
-	TotalPages int          `json:"total_pages"`
-	Accounts   []Account    `json:"accounts"`
-	Pages      []PageResult `json:"pages"`
-}
-
-// Account is one account found in a document.
-type Account struct {
-	Index         int      `json:"index"`
-	AccountNumber string   `json:"account_number"`
-	Holders       []string `json:"holders"`
-	Pages         []int    `json:"pages"`
-}
-
-// PageResult is one page of a document with its account and extracted fields.
-type PageResult struct {
-	Page          int    `json:"page"`
-	AccountIndex  int    `json:"account_index"`
-	AccountNumber string `json:"account_number"`
-	Source        string `json:"source,omitempty"`
-	Data          Fields `json:"data"`
-}
-
-// Fields are the extracted values of one page, keyed by schema field name. A field not
-// printed on the page is absent.
-type Fields map[string]any
-
-// The default schema's fields.
-const (
-	FieldAccountNumber  = "Account_Number"
-	FieldAccountHolders = "Account_Holders"
-	FieldPhoneNumber    = "Phone_Number"
-	FieldAddress        = "Address"
 )
 
 // Result assembles the result format of a document from its cached records. Stages that are
@@ -55,7 +14,7 @@ const (
 // where the document stands.
 //
 // With S3, records of a completed document that bbolt lacks are read through first.
-func (p *Processor) Result(ctx context.Context, id string) (Result, error) {
+func (p *Processor) Result(ctx context.Context, id string) (stage.Result, error) {
 	for try := 0; ; try++ {
 		res, missing, err := p.result(ctx, id)
 		// Up to three rounds: the mapping names the pages whose records to read.
@@ -67,8 +26,8 @@ func (p *Processor) Result(ctx context.Context, id string) (Result, error) {
 
 // result is Result from bbolt alone; missing lists the records (key -> version) a completed
 // document lacks there.
-func (p *Processor) result(ctx context.Context, id string) (Result, map[string]string, error) {
-	res := Result{DocID: id, Accounts: []Account{}, Pages: []PageResult{}}
+func (p *Processor) result(ctx context.Context, id string) (stage.Result, map[string]string, error) {
+	res := stage.Result{DocID: id, Accounts: []stage.Account{}, Pages: []stage.PageResult{}}
 	missing := map[string]string{}
 	err := p.db.View(ctx, func(tx *store.Tx) error {
 		d, err := tx.Document(id)
@@ -97,7 +56,7 @@ func (p *Processor) result(ctx context.Context, id string) (Result, map[string]s
 		var m PageMapping
 		if r, err := cache(store.MappingKey(id), p.versions.analysis); err == nil && r.Decode(p.versions.analysis, &m) == nil {
 			for _, pm := range m.Pages {
-				res.Pages = append(res.Pages, PageResult{Page: pm.Page, AccountIndex: pm.AccountIndex, AccountNumber: pm.AccountNumber, Source: sources[pm.Page], Data: Fields{}})
+				res.Pages = append(res.Pages, stage.PageResult{Page: pm.Page, AccountIndex: pm.AccountIndex, AccountNumber: pm.AccountNumber, Source: sources[pm.Page], Data: stage.Fields{}})
 			}
 		}
 		for i := range res.Pages {
@@ -178,7 +137,7 @@ func (p *Processor) requeueStale(ctx context.Context) (int, error) {
 			if err := tx.PutDocument(&d); err != nil {
 				return err
 			}
-			if err := tx.Enqueue(d.ID, store.PriorityLow, store.PushOptions{}); err != nil {
+			if err := p.queue.Push(tx, d.ID, store.PriorityLow, store.PushOptions{}); err != nil {
 				return err
 			}
 			n++

@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idp/idp/idptest"
 	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
-	"github.com/idp/idp/store/s3test"
+	"github.com/idp/idp/store/s3"
+	"github.com/idp/idp/store/s3/s3test"
 	"github.com/idp/idp/testdata/gen"
 )
 
@@ -19,38 +22,38 @@ import (
 
 // s3Env is a processor whose store writes through to a bucket.
 type s3Env struct {
-	*env
-	blob   *store.S3Blob
-	outbox *store.Outbox
+	*idptest.Env
+	blob   *s3.Blob
+	outbox *store.Uploader
 	prefix string
 }
 
 // newS3Env opens a processor on dir (new when empty) over srv's bucket under prefix, with the
 // uploader started.
-func newS3Env(t *testing.T, srv *s3test.Server, dir, prefix string, opts store.OutboxOptions) *s3Env {
+func newS3Env(t *testing.T, srv *s3test.Server, dir, prefix string, opts store.UploaderOptions) *s3Env {
 	t.Helper()
-	blob, err := store.NewS3Blob(context.Background(), store.S3Config{
+	blob, err := s3.New(context.Background(), s3.Config{
 		Bucket: srv.Bucket, Prefix: prefix, Endpoint: srv.Endpoint, PathStyle: true,
 		Timeout: 5 * time.Second, MaxBackoff: 200 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logger func() *store.Outbox
-	e := newEnv(t, dir, pipeline.Config{}, func(d *pipeline.Deps) {
+	var logger func() *store.Uploader
+	e := idptest.NewEnv(t, dir, pipeline.Config{}, func(d *pipeline.Deps) {
 		if err := d.DB.AttachRemote(blob, store.RemoteOptions{Files: d.Files, Logger: d.Logger}); err != nil {
 			t.Fatal(err)
 		}
-		logger = func() *store.Outbox {
+		logger = func() *store.Uploader {
 			opts.Logger = d.Logger
-			o, err := store.NewOutbox(d.DB, opts)
+			o, err := store.NewUploader(d.DB, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return o
 		}
 	})
-	s := &s3Env{env: e, blob: blob, outbox: logger(), prefix: prefix}
+	s := &s3Env{Env: e, blob: blob, outbox: logger(), prefix: prefix}
 	if err := s.outbox.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -61,12 +64,11 @@ func newS3Env(t *testing.T, srv *s3test.Server, dir, prefix string, opts store.O
 // close stops everything and closes the database, as a process exit would.
 func (s *s3Env) close() {
 	s.outbox.Stop()
-	s.proc.Stop()
-	s.ocr.Close()
-	s.db.Close()
+	s.Proc.Stop()
+	s.Close()
 }
 
-func (s *s3Env) stats(t *testing.T) store.OutboxStats {
+func (s *s3Env) stats(t *testing.T) store.UploaderStats {
 	t.Helper()
 	st, err := s.outbox.Stats(context.Background())
 	if err != nil {
@@ -126,7 +128,7 @@ func (s *s3Env) checkInBucket(t *testing.T, srv *s3test.Server, originals map[st
 func (s *s3Env) rawCache(t *testing.T) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
-	err := s.db.View(context.Background(), func(tx *store.Tx) error {
+	err := s.DB.View(context.Background(), func(tx *store.Tx) error {
 		return tx.CacheEntries("", func(e store.CacheEntry) error {
 			out[e.Key] = tx.CacheBytes(e.Key)
 			return nil
@@ -135,7 +137,7 @@ func (s *s3Env) rawCache(t *testing.T) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	states, err := store.CompareRemote(context.Background(), s.db, s.blob, store.CachePrefixes())
+	states, err := store.CompareRemote(context.Background(), s.DB, s.blob, store.CachePrefixes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,17 +160,17 @@ func startS3(t *testing.T) *s3test.Server {
 // and the original with its metadata.
 func TestS3WriteThrough(t *testing.T) {
 	srv := startS3(t)
-	e := newS3Env(t, srv, "", "wt", store.OutboxOptions{})
-	p := generate(t, gen.Options{Seed: 1, Accounts: 2})
-	id := e.submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
-	e.start(t)
-	if d := e.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+	e := newS3Env(t, srv, "", "wt", store.UploaderOptions{})
+	p := idptest.Generate(t, gen.Options{Seed: 1, Accounts: 2})
+	id := e.Submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
+	e.Start(t)
+	if d := e.Wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
 		t.Fatalf("%s: %s", d.Status, d.Error)
 	}
 	e.waitDrained(t, 30*time.Second)
 	e.checkInBucket(t, srv, map[string][]byte{id: p.PDF})
 	st := e.stats(t)
-	if st.State != store.OutboxOK || st.Uploaded < int64(p.Truth.TotalPages+5) {
+	if st.State != store.UploaderOK || st.Uploaded < int64(p.Truth.TotalPages+5) {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -178,31 +180,31 @@ func TestS3WriteThrough(t *testing.T) {
 // file on a third machine completes from S3 alone.
 func TestS3ReadThrough(t *testing.T) {
 	srv := startS3(t)
-	p := generate(t, gen.Options{Seed: 1, Accounts: 2})
+	p := idptest.Generate(t, gen.Options{Seed: 1, Accounts: 2})
 	ctx := context.Background()
 
-	a := newS3Env(t, srv, "", "rt", store.OutboxOptions{})
-	id := a.submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
-	a.start(t)
-	if d := a.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+	a := newS3Env(t, srv, "", "rt", store.UploaderOptions{})
+	id := a.Submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
+	a.Start(t)
+	if d := a.Wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
 		t.Fatalf("%s: %s", d.Status, d.Error)
 	}
-	want, err := a.proc.Result(ctx, id)
+	want, err := a.Proc.Result(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.waitDrained(t, 30*time.Second)
 	a.close()
-	if err := os.RemoveAll(a.dir); err != nil {
+	if err := os.RemoveAll(a.Dir); err != nil {
 		t.Fatal(err)
 	}
 
 	// B: the data directory is gone; the uploader imports the bucket's documents.
-	b := newS3Env(t, srv, a.dir, "rt", store.OutboxOptions{Import: true})
-	b.start(t)
+	b := newS3Env(t, srv, a.Dir, "rt", store.UploaderOptions{Import: true})
+	b.Start(t)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		st, err := b.proc.Status(ctx, id)
+		st, err := b.Proc.Status(ctx, id)
 		if err == nil && st.Status == string(store.StatusCompleted) {
 			break
 		}
@@ -212,7 +214,7 @@ func TestS3ReadThrough(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	for page := range p.Truth.TotalPages {
-		pd, err := b.proc.PageData(ctx, id, page)
+		pd, err := b.Proc.PageData(ctx, id, page)
 		if err != nil {
 			t.Fatalf("page %d: %v", page, err)
 		}
@@ -220,7 +222,7 @@ func TestS3ReadThrough(t *testing.T) {
 			t.Errorf("page %d: %v, want %v", page, pd.Data, want.Pages[page].Data)
 		}
 	}
-	got, err := b.proc.Result(ctx, id)
+	got, err := b.Proc.Result(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,23 +230,23 @@ func TestS3ReadThrough(t *testing.T) {
 	if !sameJSON(t, got, want) {
 		t.Errorf("result from S3 differs:\n got %+v\nwant %+v", got, want)
 	}
-	st, err := b.proc.Status(ctx, id)
+	st, err := b.Proc.Status(ctx, id)
 	if err != nil || !sameJSON(t, st.Accounts, want.Accounts) {
 		t.Errorf("status accounts = %+v, %v; want %+v", st.Accounts, err, want.Accounts)
 	}
 	// A page image needs the original: it is fetched from S3.
-	if png, err := b.proc.PageImage(ctx, id, 0, 50); err != nil || len(png) == 0 {
+	if png, err := b.Proc.PageImage(ctx, id, 0, 50); err != nil || len(png) == 0 {
 		t.Fatalf("page image: %d bytes, %v", len(png), err)
 	}
-	path, err := b.proc.OriginalPath(ctx, id)
+	path, err := b.Proc.OriginalPath(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pdf, _ := os.ReadFile(path); !bytes.Equal(pdf, p.PDF) {
 		t.Error("the original fetched from S3 differs")
 	}
-	c := b.proc.Counters()
-	if c.Pages[pipeline.StageOCR]["done"] != 0 || c.Pages[pipeline.StageExtraction]["done"] != 0 || len(c.StageRuns) != 0 {
+	c := b.Proc.Counters()
+	if c.Pages[stage.OCRExtraction]["done"] != 0 || c.Pages[stage.LLMExtraction]["done"] != 0 || len(c.StageRuns) != 0 {
 		t.Errorf("the new machine computed: %+v", c)
 	}
 	if st := b.stats(t); st.ReadThrough.Records < int64(p.Truth.TotalPages+3) || st.Pending != 0 {
@@ -253,19 +255,19 @@ func TestS3ReadThrough(t *testing.T) {
 
 	// C: another empty machine gets the same file uploaded again: every stage is served
 	// from S3.
-	c3 := newS3Env(t, srv, "", "rt", store.OutboxOptions{})
-	if id3 := c3.submit(t, "again.pdf", p.PDF, store.PriorityNormal); id3 != id {
+	c3 := newS3Env(t, srv, "", "rt", store.UploaderOptions{})
+	if id3 := c3.Submit(t, "again.pdf", p.PDF, store.PriorityNormal); id3 != id {
 		t.Fatalf("id %s, want %s", id3, id)
 	}
-	c3.start(t)
-	if d := c3.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+	c3.Start(t)
+	if d := c3.Wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
 		t.Fatalf("%s: %s", d.Status, d.Error)
 	}
-	cc := c3.proc.Counters()
-	if cc.Pages[pipeline.StageOCR]["done"] != 0 || cc.Pages[pipeline.StageExtraction]["done"] != 0 || cc.CacheMisses != 0 {
+	cc := c3.Proc.Counters()
+	if cc.Pages[stage.OCRExtraction]["done"] != 0 || cc.Pages[stage.LLMExtraction]["done"] != 0 || cc.CacheMisses != 0 {
 		t.Errorf("a resubmission recomputed: %+v", cc)
 	}
-	if !strings.Contains(c3.logs.String(), "served from cache") {
+	if !strings.Contains(c3.Logs.String(), "served from cache") {
 		t.Error("no stage was served from cache")
 	}
 }
@@ -288,12 +290,12 @@ func sameJSON(t *testing.T, a, b any) bool {
 // present and byte-equal.
 func TestS3Outage(t *testing.T) {
 	srv := startS3(t)
-	e := newS3Env(t, srv, "", "outage", store.OutboxOptions{MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
-	first := generate(t, gen.Options{Seed: 1, Accounts: 2, MinPages: 30})
+	e := newS3Env(t, srv, "", "outage", store.UploaderOptions{MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
+	first := idptest.Generate(t, gen.Options{Seed: 1, Accounts: 2, MinPages: 30})
 	originals := map[string][]byte{}
-	id := e.submit(t, "first.pdf", first.PDF, store.PriorityNormal)
+	id := e.Submit(t, "first.pdf", first.PDF, store.PriorityNormal)
 	originals[id] = first.PDF
-	e.start(t)
+	e.Start(t)
 	deadline := time.Now().Add(time.Minute)
 	for e.stats(t).Uploaded < 3 {
 		if time.Now().After(deadline) {
@@ -304,18 +306,18 @@ func TestS3Outage(t *testing.T) {
 	srv.Stop(t)
 	ids := []string{id}
 	for seed := uint64(2); seed <= 3; seed++ {
-		p := generate(t, gen.Options{Seed: seed, Accounts: 2})
-		id := e.submit(t, "more.pdf", p.PDF, store.PriorityNormal)
+		p := idptest.Generate(t, gen.Options{Seed: seed, Accounts: 2})
+		id := e.Submit(t, "more.pdf", p.PDF, store.PriorityNormal)
 		originals[id] = p.PDF
 		ids = append(ids, id)
 	}
-	for id, d := range e.wait(t, 2*time.Minute, ids...) {
+	for id, d := range e.Wait(t, 2*time.Minute, ids...) {
 		if d.Status != store.StatusCompleted {
 			t.Fatalf("%s during the outage: %s: %s", id, d.Status, d.Error)
 		}
 	}
 	st := e.stats(t)
-	if st.Pending == 0 || st.State != store.OutboxRetrying || st.LastError == "" {
+	if st.Pending == 0 || st.State != store.UploaderRetrying || st.LastError == "" {
 		t.Fatalf("during the outage: %+v", st)
 	}
 	t.Logf("outage: %d writes pending, oldest %.1fs, %d failed rounds", st.Pending, st.OldestAgeSeconds, st.Failures)
@@ -323,7 +325,7 @@ func TestS3Outage(t *testing.T) {
 	srv.Restart(t)
 	e.waitDrained(t, time.Minute)
 	e.checkInBucket(t, srv, originals)
-	if st := e.stats(t); st.State != store.OutboxOK {
+	if st := e.stats(t); st.State != store.UploaderOK {
 		t.Errorf("after the outage: %+v", st)
 	}
 }
@@ -334,15 +336,15 @@ func TestS3Outage(t *testing.T) {
 func TestS3BadCredentials(t *testing.T) {
 	srv := startS3(t)
 	s3test.SetCredentials(t, srv.AccessKey, "not-the-secret")
-	e := newS3Env(t, srv, "", "creds", store.OutboxOptions{})
-	p := generate(t, gen.Options{Seed: 1, Accounts: 2})
-	id := e.submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
-	e.start(t)
-	if d := e.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+	e := newS3Env(t, srv, "", "creds", store.UploaderOptions{})
+	p := idptest.Generate(t, gen.Options{Seed: 1, Accounts: 2})
+	id := e.Submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
+	e.Start(t)
+	if d := e.Wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
 		t.Fatalf("%s: %s", d.Status, d.Error)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for e.stats(t).State != store.OutboxForbidden {
+	for e.stats(t).State != store.UploaderForbidden {
 		if time.Now().After(deadline) {
 			t.Fatalf("no refusal reported: %+v", e.stats(t))
 		}
@@ -350,9 +352,9 @@ func TestS3BadCredentials(t *testing.T) {
 	}
 	// A window in which the pipeline keeps writing: S3 sees no request.
 	before := srv.Requests()
-	p2 := generate(t, gen.Options{Seed: 2, Accounts: 2})
-	id2 := e.submit(t, "second.pdf", p2.PDF, store.PriorityNormal)
-	e.wait(t, time.Minute, id2)
+	p2 := idptest.Generate(t, gen.Options{Seed: 2, Accounts: 2})
+	id2 := e.Submit(t, "second.pdf", p2.PDF, store.PriorityNormal)
+	e.Wait(t, time.Minute, id2)
 	time.Sleep(2 * time.Second)
 	if n := srv.Requests() - before; n > 0 {
 		t.Errorf("%d requests to S3 within 2s of a refusal", n)
@@ -361,7 +363,7 @@ func TestS3BadCredentials(t *testing.T) {
 	if st.Pending == 0 || !strings.Contains(st.LastError, "refused") || st.NextAttempt == nil || time.Until(*st.NextAttempt) < 4*time.Minute {
 		t.Errorf("stats = %+v", st)
 	}
-	if n := strings.Count(e.logs.String(), "S3 refused the uploads"); n != 1 {
+	if n := strings.Count(e.Logs.String(), "S3 refused the uploads"); n != 1 {
 		t.Errorf("the refusal was logged %d times, want once", n)
 	}
 	t.Logf("refused: %s", st.LastError)
@@ -369,7 +371,7 @@ func TestS3BadCredentials(t *testing.T) {
 	// Fixed keys, same data directory.
 	e.close()
 	srv.SetEnv(t)
-	f := newS3Env(t, srv, e.dir, "creds", store.OutboxOptions{})
+	f := newS3Env(t, srv, e.Dir, "creds", store.UploaderOptions{})
 	f.waitDrained(t, 30*time.Second)
 	f.checkInBucket(t, srv, map[string][]byte{id: p.PDF, id2: p2.PDF})
 }
@@ -379,23 +381,23 @@ func TestS3BadCredentials(t *testing.T) {
 func TestS3BoundedCache(t *testing.T) {
 	srv := startS3(t)
 	ctx := context.Background()
-	p := generate(t, gen.Options{Seed: 1, Accounts: 2})
+	p := idptest.Generate(t, gen.Options{Seed: 1, Accounts: 2})
 	// The result without S3, to compare with.
-	plain := newEnv(t, "", pipeline.Config{}, nil)
-	id := plain.submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
-	plain.start(t)
-	plain.wait(t, time.Minute, id)
-	want, err := plain.proc.Result(ctx, id)
+	plain := idptest.NewEnv(t, "", pipeline.Config{}, nil)
+	id := plain.Submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
+	plain.Start(t)
+	plain.Wait(t, time.Minute, id)
+	want, err := plain.Proc.Result(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// Eviction runs all along, while the pages are made.
 	const limit = 4 << 10
-	e := newS3Env(t, srv, "", "evict", store.OutboxOptions{CacheMaxBytes: limit, EvictInterval: time.Millisecond})
-	e.submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
-	e.start(t)
-	if d := e.wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
+	e := newS3Env(t, srv, "", "evict", store.UploaderOptions{CacheMaxBytes: limit, EvictInterval: time.Millisecond})
+	e.Submit(t, "packet.pdf", p.PDF, store.PriorityNormal)
+	e.Start(t)
+	if d := e.Wait(t, time.Minute, id)[id]; d.Status != store.StatusCompleted {
 		t.Fatalf("%s: %s", d.Status, d.Error)
 	}
 	e.waitDrained(t, 30*time.Second)
@@ -403,7 +405,7 @@ func TestS3BoundedCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	size := 0
-	_ = e.db.View(ctx, func(tx *store.Tx) error {
+	_ = e.DB.View(ctx, func(tx *store.Tx) error {
 		return tx.CacheEntries("", func(c store.CacheEntry) error { size += len(c.Key) + c.Size; return nil })
 	})
 	if size > limit {
@@ -412,7 +414,7 @@ func TestS3BoundedCache(t *testing.T) {
 	if st := e.stats(t); st.Evicted == 0 {
 		t.Fatalf("nothing evicted: %+v", st)
 	}
-	got, err := e.proc.Result(ctx, id)
+	got, err := e.Proc.Result(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +425,7 @@ func TestS3BoundedCache(t *testing.T) {
 		t.Errorf("nothing was read through: %+v", st)
 	}
 	for page := range p.Truth.TotalPages {
-		if _, err := e.proc.PageData(ctx, id, page); err != nil {
+		if _, err := e.Proc.PageData(ctx, id, page); err != nil {
 			t.Errorf("page %d after eviction: %v", page, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 )
 
@@ -16,7 +17,7 @@ type DocStatus struct {
 	Progress       int                    `json:"progress"`
 	PagesProcessed int                    `json:"pages_processed"`
 	TotalPages     int                    `json:"total_pages"`
-	Accounts       []Account              `json:"accounts"`
+	Accounts       []stage.Account        `json:"accounts"`
 	Stages         map[string]StageReport `json:"stages"`
 	Error          string                 `json:"error,omitempty"`
 	Attempts       int                    `json:"attempts"`
@@ -34,7 +35,7 @@ type StageReport struct {
 }
 
 // stageWeight is each stage's share of a document's overall progress, by the time it takes.
-var stageWeight = map[string]int{StageOCR: 70, StageSplit: 5, StageAnalysis: 5, StageExtraction: 20}
+var stageWeight = map[string]int{stage.OCRExtraction: 70, stage.AccountSplitting: 5, stage.PageAnalysis: 5, stage.LLMExtraction: 20}
 
 // Status reports where a document stands.
 func (p *Processor) Status(ctx context.Context, id string) (DocStatus, error) {
@@ -44,14 +45,14 @@ func (p *Processor) Status(ctx context.Context, id string) (DocStatus, error) {
 		if err != nil {
 			return err
 		}
-		st = DocStatus{DocID: id, Status: string(d.Status), TotalPages: d.Pages, Accounts: []Account{},
+		st = DocStatus{DocID: id, Status: string(d.Status), TotalPages: d.Pages, Accounts: []stage.Account{},
 			Stages: map[string]StageReport{}, Error: d.Error, Attempts: d.Attempts, Priority: int(d.Priority)}
-		if pos, _, ok := tx.QueuePosition(id); ok {
+		if pos, _, ok := p.queue.Position(tx, id); ok {
 			st.QueuePosition = &pos
 		}
 		total := 0
 		st.Stage = ""
-		for _, s := range Stages {
+		for _, s := range stage.All {
 			sp, err := tx.Progress(id, s)
 			if err != nil {
 				return err
@@ -66,9 +67,9 @@ func (p *Processor) Status(ctx context.Context, id string) (DocStatus, error) {
 		st.Progress = total / 100
 		switch d.Status {
 		case store.StatusCompleted:
-			st.Stage, st.Progress, st.PagesProcessed = StageCompleted, 100, d.Pages
+			st.Stage, st.Progress, st.PagesProcessed = stage.Completed, 100, d.Pages
 		case store.StatusFailed:
-			st.Stage = StageFailed
+			st.Stage = stage.Failed
 		}
 		var split AccountSplit
 		if r, err := tx.Cache(store.AccountsKey(id)); err == nil && r.Decode(p.versions.split, &split) == nil {

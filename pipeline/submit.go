@@ -106,7 +106,7 @@ func (p *Processor) Submit(ctx context.Context, fileName string, r io.Reader, op
 					return err
 				}
 				out.Document = d
-				return tx.Enqueue(id, min(opts.Priority, d.Priority), store.PushOptions{Front: opts.Front})
+				return p.queue.Push(tx, id, min(opts.Priority, d.Priority), store.PushOptions{Front: opts.Front})
 			}
 			// A document waiting in the queue moves up if asked to; one that is done or
 			// failed stays as it is (reprocess it to run it again).
@@ -117,8 +117,8 @@ func (p *Processor) Submit(ctx context.Context, fileName string, r io.Reader, op
 						return err
 					}
 				}
-				if !tx.InFlight(id) {
-					return tx.Enqueue(id, d.Priority, store.PushOptions{Front: opts.Front})
+				if !p.queue.InFlight(tx, id) {
+					return p.queue.Push(tx, id, d.Priority, store.PushOptions{Front: opts.Front})
 				}
 			}
 			return nil
@@ -131,7 +131,7 @@ func (p *Processor) Submit(ctx context.Context, fileName string, r io.Reader, op
 			return err
 		}
 		out = Submitted{Document: d}
-		return tx.Enqueue(id, opts.Priority, store.PushOptions{Front: opts.Front})
+		return p.queue.Push(tx, id, opts.Priority, store.PushOptions{Front: opts.Front})
 	})
 	if err != nil {
 		return out, err
@@ -171,86 +171,3 @@ func (h *headBuffer) Write(b []byte) (int, error) {
 }
 
 func (h *headBuffer) Bytes() []byte { return h.buf.Bytes() }
-
-// Reprocess drops a document's cached results from stage from (all stages when from is
-// empty) onwards, resets their progress, and queues the document at the front of high
-// priority.
-func (p *Processor) Reprocess(ctx context.Context, id, from string) error {
-	p.cancelActive(id)
-	err := ResetDocument(ctx, p.db, id, from)
-	if err != nil {
-		return err
-	}
-	p.log.Info("Reprocessing "+id, "doc_id", id, "from_stage", from)
-	p.publish(Event{Type: EventQueued, DocID: id, Status: string(store.StatusQueued)})
-	p.Wake()
-	return nil
-}
-
-// ErrUnknownStage is returned for a stage name that is not one of Stages.
-var ErrUnknownStage = errors.New("unknown stage")
-
-// ResetDocument is Reprocess on a database without a running processor (`idp reprocess`
-// when no server holds the database).
-func ResetDocument(ctx context.Context, db *store.DB, id, from string) error {
-	first := 0
-	if from != "" {
-		first = -1
-		for i, s := range Stages {
-			if s == from {
-				first = i
-			}
-		}
-		if first < 0 {
-			return fmt.Errorf("%w %q: one of %v", ErrUnknownStage, from, Stages)
-		}
-	}
-	return db.Update(ctx, func(tx *store.Tx) error {
-		d, err := tx.Document(id)
-		if err != nil {
-			return err
-		}
-		prefixes := store.DocCachePrefixes(id)
-		for i := first; i < len(Stages); i++ {
-			if _, err := tx.DeleteCache(prefixes[i]); err != nil {
-				return err
-			}
-			if err := tx.DeleteProgress(id, Stages[i]); err != nil {
-				return err
-			}
-			if _, err := tx.DeleteCheckpoints(store.CheckpointPrefix(id) + Stages[i] + "/"); err != nil {
-				return err
-			}
-		}
-		d.Status = store.StatusQueued
-		d.Attempts = 0
-		d.Error = ""
-		d.Stage = ""
-		d.FinishedAt = nil
-		d.Priority = store.PriorityHigh
-		if err := tx.PutDocument(&d); err != nil {
-			return err
-		}
-		return tx.Enqueue(id, store.PriorityHigh, store.PushOptions{Front: true})
-	})
-}
-
-// Retry gives a failed document a fresh set of tries and queues it again; its cached pages
-// are kept.
-func (p *Processor) Retry(ctx context.Context, id string) error {
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
-		d, err := tx.Document(id)
-		if err != nil {
-			return err
-		}
-		d.Status, d.Attempts, d.Error, d.FinishedAt = store.StatusQueued, 0, "", nil
-		if err := tx.PutDocument(&d); err != nil {
-			return err
-		}
-		return tx.Enqueue(id, d.Priority, store.PushOptions{})
-	})
-	if err == nil {
-		p.Wake()
-	}
-	return err
-}

@@ -4,12 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-)
 
-// rulesVersion names the rules of fields.go, accounts.go and extract.go: the account
-// splitter and the built-in extractor. Bump it with any change to what they produce;
-// TestRulesVersion fails until it is bumped after those files change.
-const rulesVersion = "rules/6"
+	"github.com/idp/idp/stage"
+)
 
 // versions are the cache versions of the four stages under the running configuration. Each
 // names what changes the stage's output, and ends with a digest of the version of the stage
@@ -20,9 +17,9 @@ type versions struct {
 	ocr, split, analysis, extract string
 }
 
-func newVersions(cfg Config, r Renderer, o OCREngine, s AccountSplitter, e Extractor) versions {
+func newVersions(cfg Config, r stage.Renderer, o stage.OCREngine, s stage.AccountSplitter, e stage.Extractor) versions {
 	var v versions
-	v.ocr = fmt.Sprintf("ocr/1;%s;%s;dpi=%d;%s", r.Version(), o.Version(), cfg.OCRDPI, textLayerVersion)
+	v.ocr = fmt.Sprintf("ocr/1;%s;%s;dpi=%d;%s", r.Version(), o.Version(), cfg.OCRDPI, stage.TextLayerVersion)
 	v.split = fmt.Sprintf("split/1;%s;in=%s", s.Version(), digest(v.ocr))
 	v.analysis = fmt.Sprintf("analysis/1;%s;in=%s", s.Version(), digest(v.split))
 	v.extract = fmt.Sprintf("extract/1;%s;in=%s", e.Version(), digest(v.analysis))
@@ -38,9 +35,9 @@ func digest(s string) string {
 // accepts.
 func (p *Processor) Versions() map[string]string {
 	return map[string]string{
-		StageOCR:        p.versions.ocr,
-		StageSplit:      p.versions.split,
-		StageAnalysis:   p.versions.analysis,
-		StageExtraction: p.versions.extract,
+		stage.OCRExtraction:    p.versions.ocr,
+		stage.AccountSplitting: p.versions.split,
+		stage.PageAnalysis:     p.versions.analysis,
+		stage.LLMExtraction:    p.versions.extract,
 	}
 }

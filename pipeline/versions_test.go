@@ -1,29 +1,83 @@
-package pipeline
+package pipeline_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"os"
+	"context"
+	"image"
 	"testing"
+
+	"github.com/idp/idp/llm"
+	"github.com/idp/idp/llm/llmtest"
+	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/rules"
+	"github.com/idp/idp/stage"
+	"github.com/idp/idp/store"
 )
 
-// rulesDigest is the digest of the rule sources that rulesVersion was set for.
-const rulesDigest = "41fe2ad3f0bd90f1"
+// namedRenderer and namedOCR stand for engines of a fixed version; they are never called.
+type namedRenderer struct{}
 
-// TestRulesVersion makes a change to the rules visible to the cache: results made by other
-// rules must be recomputed, so rulesVersion has to change with the rule sources.
-func TestRulesVersion(t *testing.T) {
-	h := sha256.New()
-	for _, f := range []string{"fields.go", "accounts.go", "extract.go"} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Write(b)
+func (namedRenderer) Open(string) (stage.PDF, error) { panic("not called") }
+func (namedRenderer) Version() string                { return "mupdf-T" }
+
+type namedOCR struct{}
+
+func (namedOCR) Recognize(context.Context, *image.Gray, int) (stage.OCRPage, error) {
+	panic("not called")
+}
+func (namedOCR) Version() string { return "tesseract-T/eng" }
+func (namedOCR) Close() error    { return nil }
+
+// TestCacheVersionsDoNotMove pins the cache versions the default configuration writes, with the
+// rules and with a model. A cached record is served only when its version is the running one,
+// so a change here makes every cached result in every deployment stale: it must be deliberate
+// (a change of what a stage produces), never a side effect of moving code.
+func TestCacheVersionsDoNotMove(t *testing.T) {
+	x, err := llm.NewExtractor(func() llm.Config {
+		c := llmtest.NewServer(t).Config(nil)
+		c.Model, c.BaseURL, c.APIKey = "m", "http://x/v1", "k"
+		return c
+	}())
+	if err != nil {
+		t.Fatal(err)
 	}
-	got := hex.EncodeToString(h.Sum(nil))[:16]
-	if got != rulesDigest {
-		t.Errorf("the rule sources changed (digest %s, recorded %s): bump rulesVersion in versions.go, then set rulesDigest in versions_test.go to %s",
-			got, rulesDigest, got)
+	tests := []struct {
+		name      string
+		splitter  stage.AccountSplitter
+		extractor stage.Extractor
+		want      map[string]string
+	}{
+		{"rules", rules.Splitter{}, rules.Extractor{}, map[string]string{
+			stage.OCRExtraction:    "ocr/1;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2",
+			stage.AccountSplitting: "split/1;split-rules/6;in=1c4f7f13ed8c",
+			stage.PageAnalysis:     "analysis/1;split-rules/6;in=5f0934972608",
+			stage.LLMExtraction:    "extract/1;extract-rules/6;schema=default;in=d6b09606efd2",
+		}},
+		{"model", llm.NewSplitter(x), x, map[string]string{
+			stage.OCRExtraction:    "ocr/1;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2",
+			stage.AccountSplitting: "split/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/6;in=1c4f7f13ed8c",
+			stage.PageAnalysis:     "analysis/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/6;in=15ef74a1df21",
+			stage.LLMExtraction:    "extract/1;llm/1;model=m;prompt=c55e18ac4de9;schema=4478ebb446b4;format=auto;ground/1;in=950ca28ee469",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			db, err := store.Open(dir, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			p, err := pipeline.New(pipeline.DefaultConfig(), pipeline.Deps{DB: db, Files: store.NewDirBlob(dir),
+				Renderer: namedRenderer{}, OCR: namedOCR{}, Splitter: tt.splitter, Extractor: tt.extractor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := p.Versions()
+			for _, s := range stage.All {
+				if got[s] != tt.want[s] {
+					t.Errorf("%s version\n got %q\nwant %q", s, got[s], tt.want[s])
+				}
+			}
+		})
 	}
 }

@@ -38,8 +38,8 @@ type BlobInfo struct {
 	Metadata map[string]string
 }
 
-// checkKey refuses keys that could leave the store's root.
-func checkKey(key string) error {
+// CheckKey refuses keys that could leave the store's root.
+func CheckKey(key string) error {
 	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") ||
 		path.Clean(key) != key || key == "." || strings.HasPrefix(key, "../") || key == ".." {
 		return fmt.Errorf("invalid blob key %q", key)

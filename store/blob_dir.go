@@ -30,7 +30,7 @@ func (d *DirBlob) Path(key string) string { return filepath.Join(d.root, filepat
 
 // Put implements Blob.
 func (d *DirBlob) Put(ctx context.Context, key string, r io.Reader, meta map[string]string) error {
-	if err := checkKey(key); err != nil {
+	if err := CheckKey(key); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -92,7 +92,7 @@ func writeFileAtomic(p string, r io.Reader) error {
 
 // Get implements Blob.
 func (d *DirBlob) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	if err := checkKey(key); err != nil {
+	if err := CheckKey(key); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -107,7 +107,7 @@ func (d *DirBlob) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 
 // Stat implements Blob.
 func (d *DirBlob) Stat(ctx context.Context, key string) (BlobInfo, error) {
-	if err := checkKey(key); err != nil {
+	if err := CheckKey(key); err != nil {
 		return BlobInfo{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -175,7 +175,7 @@ func (d *DirBlob) List(ctx context.Context, prefix string, fn func(BlobInfo) err
 
 // Delete implements Blob.
 func (d *DirBlob) Delete(ctx context.Context, key string) error {
-	if err := checkKey(key); err != nil {
+	if err := CheckKey(key); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

@@ -32,7 +32,7 @@ func NewMemBlob() *MemBlob { return &MemBlob{objects: map[string]memObject{}} }
 
 // Put implements Blob.
 func (m *MemBlob) Put(ctx context.Context, key string, r io.Reader, meta map[string]string) error {
-	if err := checkKey(key); err != nil {
+	if err := CheckKey(key); err != nil {
 		return err
 	}
 	b, err := io.ReadAll(r)
@@ -50,7 +50,7 @@ func (m *MemBlob) Put(ctx context.Context, key string, r io.Reader, meta map[str
 
 // Get implements Blob.
 func (m *MemBlob) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	if err := checkKey(key); err != nil {
+	if err := CheckKey(key); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
@@ -64,7 +64,7 @@ func (m *MemBlob) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 
 // Stat implements Blob.
 func (m *MemBlob) Stat(ctx context.Context, key string) (BlobInfo, error) {
-	if err := checkKey(key); err != nil {
+	if err := CheckKey(key); err != nil {
 		return BlobInfo{}, err
 	}
 	m.mu.Lock()
@@ -100,7 +100,7 @@ func (m *MemBlob) List(ctx context.Context, prefix string, fn func(BlobInfo) err
 
 // Delete implements Blob.
 func (m *MemBlob) Delete(ctx context.Context, key string) error {
-	if err := checkKey(key); err != nil {
+	if err := CheckKey(key); err != nil {
 		return err
 	}
 	m.mu.Lock()

@@ -150,3 +150,8 @@ func clone(b []byte) []byte {
 	copy(out, b)
 	return out
 }
+
+// OnCommit runs fn after the transaction commits (never when it rolls back): the place for a
+// side effect outside bbolt that must follow the transaction's writes, such as a push to a
+// queue kept elsewhere.
+func (tx *Tx) OnCommit(fn func()) { tx.tx.OnCommit(fn) }

@@ -176,16 +176,11 @@ func (tx *Tx) Documents() ([]Document, error) {
 	return out, err
 }
 
-// DeleteDocument removes the document record, its queue and in-flight entries, its progress,
-// its checkpoints and its cached records.
+// DeleteDocument removes the document record, its progress, its checkpoints and its cached
+// records (and with S3, their remote copies). Its place in the queue is the queue's: the
+// caller removes it with Queue.Remove in the same transaction.
 func (tx *Tx) DeleteDocument(id string) error {
 	if err := checkID(id); err != nil {
-		return err
-	}
-	if err := tx.dequeue(id); err != nil {
-		return err
-	}
-	if err := tx.bucket(bucketInflight).Delete([]byte(id)); err != nil {
 		return err
 	}
 	if _, err := countDelete(tx.bucket(bucketProgress), []byte(id+"/")); err != nil {

@@ -15,7 +15,7 @@ import (
 
 // The outbox holds the blob-tier writes that are not done yet. An entry is written in the same
 // bbolt transaction as the change it carries (a cached record, a new document), so a change
-// is never lost between bbolt and S3: the uploader (Outbox) drains the entries in order and
+// is never lost between bbolt and S3: the Uploader drains the entries in order and
 // removes each once the blob tier has it. An entry names what to send, not the bytes: the
 // uploader reads the current bytes when it sends, so a key rewritten ten times while S3 was
 // down is sent once.

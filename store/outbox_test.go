@@ -176,12 +176,12 @@ func newRemoteEnv(t *testing.T, blob Blob) *remoteEnv {
 	return e
 }
 
-func (e *remoteEnv) outbox(t *testing.T, opts OutboxOptions) *Outbox {
+func (e *remoteEnv) outbox(t *testing.T, opts UploaderOptions) *Uploader {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = e.logger()
 	}
-	o, err := NewOutbox(e.db, opts)
+	o, err := NewUploader(e.db, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestWriteThrough(t *testing.T) {
 	if n := e.backlog(t); n != 4 {
 		t.Fatalf("backlog = %d, want 4", n)
 	}
-	o := e.outbox(t, OutboxOptions{})
+	o := e.outbox(t, UploaderOptions{})
 	if err := o.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestOriginalNotSentTwice(t *testing.T) {
 	if err := fb.Blob.Put(ctx, OriginalKey(d.ID), strings.NewReader("%PDF-1.7 big original"), map[string]string{"sha256": d.SHA256}); err != nil {
 		t.Fatal(err)
 	}
-	o := e.outbox(t, OutboxOptions{})
+	o := e.outbox(t, UploaderOptions{})
 	if err := o.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +359,7 @@ func TestReadThrough(t *testing.T) {
 	key := OCRKey(id(1))
 	putCache(t, a.db, key, "ocr/1", map[string]string{"text": "hello"})
 	putCache(t, a.db, AccountsKey(id(1)), "split/OLD", []int{1})
-	if err := a.outbox(t, OutboxOptions{}).Flush(ctx); err != nil {
+	if err := a.outbox(t, UploaderOptions{}).Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 
@@ -404,7 +404,7 @@ func TestReadThroughPrefixAndFailurePause(t *testing.T) {
 	for p := range 5 {
 		putCache(t, a.db, PageDataKey(id(1), p), "x/1", p)
 	}
-	if err := a.outbox(t, OutboxOptions{}).Flush(ctx); err != nil {
+	if err := a.outbox(t, UploaderOptions{}).Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	fb := &faultyBlob{Blob: mem}
@@ -439,7 +439,7 @@ func TestReprocessDropsRemoteCopies(t *testing.T) {
 		putCache(t, e.db, PageDataKey(doc, p), "x/1", p)
 	}
 	putCache(t, e.db, OCRKey(doc), "ocr/1", "text")
-	o := e.outbox(t, OutboxOptions{})
+	o := e.outbox(t, UploaderOptions{})
 	if err := o.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -487,7 +487,7 @@ func TestImportAndFetchOriginal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.outbox(t, OutboxOptions{}).Flush(ctx); err != nil {
+	if err := a.outbox(t, UploaderOptions{}).Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 
@@ -552,7 +552,7 @@ func TestEvictOnlyWhatIsSafe(t *testing.T) {
 	for p := range 10 {
 		putCache(t, e.db, PageDataKey(id(1), p), "v", big)
 	}
-	o := e.outbox(t, OutboxOptions{CacheMaxBytes: 5000})
+	o := e.outbox(t, UploaderOptions{CacheMaxBytes: 5000})
 	// Nothing is in S3 yet: nothing may go.
 	if n, err := o.Evict(ctx); err != nil || n != 0 {
 		t.Fatalf("evicted %d before upload, %v", n, err)
@@ -590,27 +590,6 @@ func TestEvictOnlyWhatIsSafe(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	tests := []struct {
-		failures int
-		rnd      float64
-		want     time.Duration
-	}{
-		{1, 0, 500 * time.Millisecond},
-		{1, 1, time.Second},
-		{2, 1, 2 * time.Second},
-		{5, 1, 16 * time.Second},
-		{5, 0.5, 12 * time.Second},
-		{20, 1, 5 * time.Minute},
-		{1000, 0, 150 * time.Second},
-	}
-	for _, tt := range tests {
-		if got := Backoff(tt.failures, time.Second, 5*time.Minute, tt.rnd); got != tt.want {
-			t.Errorf("Backoff(%d, rnd %.1f) = %v, want %v", tt.failures, tt.rnd, got, tt.want)
-		}
-	}
-}
-
 // waitFor polls cond for up to 5s of real time (the uploader runs in its own goroutine).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -629,7 +608,7 @@ func TestForbiddenBacksOffWithoutHotLoop(t *testing.T) {
 	fb.setErr(fmt.Errorf("s3 put x: %w: 403 InvalidAccessKeyId", ErrForbidden))
 	e := newRemoteEnv(t, fb)
 	clock := newFakeClock()
-	o := e.outbox(t, OutboxOptions{Clock: clock, Rand: func() float64 { return 1 }, ForbiddenBackoff: 10 * time.Minute, Concurrency: 1, BatchSize: 1})
+	o := e.outbox(t, UploaderOptions{Clock: clock, Rand: func() float64 { return 1 }, ForbiddenBackoff: 10 * time.Minute, Concurrency: 1, BatchSize: 1})
 	putCache(t, e.db, PageDataKey(id(1), 0), "v", 0)
 	if err := o.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -646,7 +625,7 @@ func TestForbiddenBacksOffWithoutHotLoop(t *testing.T) {
 		t.Errorf("%d calls to a refusing S3 within its backoff", n-first)
 	}
 	st, _ := o.Stats(ctx)
-	if st.State != OutboxForbidden || !strings.Contains(st.LastError, "InvalidAccessKeyId") || st.Pending != 51 {
+	if st.State != UploaderForbidden || !strings.Contains(st.LastError, "InvalidAccessKeyId") || st.Pending != 51 {
 		t.Errorf("stats = %+v", st)
 	}
 	if c := strings.Count(e.log(), "S3 refused the uploads"); c != 1 {
@@ -662,7 +641,7 @@ func TestForbiddenBacksOffWithoutHotLoop(t *testing.T) {
 	clock.Advance(11 * time.Minute)
 	waitFor(t, "the drain", func() bool {
 		st, _ := o.Stats(ctx)
-		return st.Pending == 0 && st.State == OutboxOK
+		return st.Pending == 0 && st.State == UploaderOK
 	})
 	var n int
 	_ = fb.Blob.List(ctx, "", func(BlobInfo) error { n++; return nil })
@@ -677,22 +656,22 @@ func TestUploaderRetriesWithBackoff(t *testing.T) {
 	fb.setErr(errors.New("dial tcp: connection refused"))
 	e := newRemoteEnv(t, fb)
 	clock := newFakeClock()
-	o := e.outbox(t, OutboxOptions{Clock: clock, Rand: func() float64 { return 1 }, MinBackoff: time.Second, MaxBackoff: time.Minute})
+	o := e.outbox(t, UploaderOptions{Clock: clock, Rand: func() float64 { return 1 }, MinBackoff: time.Second, MaxBackoff: time.Minute})
 	putCache(t, e.db, PageDataKey(id(1), 0), "v", 0)
 	if err := o.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Failures 1, 2, 3, 4 wait 1s, 2s, 4s, 8s.
-	for i, wait := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+	// Failures 1, 2, 3 wait 1s, 16s, 1m (the cap); retry.Backoff is tested on its own.
+	for i, wait := range []time.Duration{time.Second, 16 * time.Second, time.Minute} {
 		waitFor(t, fmt.Sprintf("failure %d", i+1), func() bool { return clock.waiting(clock.Now().Add(wait)) })
-		if st, _ := o.Stats(ctx); st.Failures != i+1 || st.State != OutboxRetrying {
+		if st, _ := o.Stats(ctx); st.Failures != i+1 || st.State != UploaderRetrying {
 			t.Errorf("after failure %d: %+v", i+1, st)
 		}
 		clock.Advance(wait)
 	}
 	fb.setErr(nil)
 	clock.Advance(time.Minute)
-	waitFor(t, "the drain", func() bool { st, _ := o.Stats(ctx); return st.Pending == 0 && st.State == OutboxOK })
+	waitFor(t, "the drain", func() bool { st, _ := o.Stats(ctx); return st.Pending == 0 && st.State == UploaderOK })
 	if c := strings.Count(e.log(), "S3 upload failed; results stay in the outbox"); c != 1 {
 		t.Errorf("the outage was logged at warn level %d times, want once", c)
 	}
@@ -730,7 +709,7 @@ func TestBackfillWhenS3IsConfiguredLater(t *testing.T) {
 	if err := db.AttachRemote(mem, RemoteOptions{Files: files}); err != nil {
 		t.Fatal(err)
 	}
-	o, err := NewOutbox(db, OutboxOptions{})
+	o, err := NewUploader(db, UploaderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -761,7 +740,7 @@ func TestMissForgottenOnUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	putCache(t, e.db, key, "v", strings.Repeat("x", 100))
-	o := e.outbox(t, OutboxOptions{CacheMaxBytes: 10})
+	o := e.outbox(t, UploaderOptions{CacheMaxBytes: 10})
 	if err := o.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -807,7 +786,7 @@ func TestDropDuringUpload(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	o := e.outbox(t, OutboxOptions{Concurrency: 1})
+	o := e.outbox(t, UploaderOptions{Concurrency: 1})
 	if err := o.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -830,7 +809,7 @@ func TestCancelledRoundKeepsTheRest(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	hb.onPut = func(string) { cancel() }
-	o := e.outbox(t, OutboxOptions{Concurrency: 1})
+	o := e.outbox(t, UploaderOptions{Concurrency: 1})
 	if err := o.Flush(ctx); err == nil {
 		t.Fatal("a cancelled flush reported success")
 	}

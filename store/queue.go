@@ -12,19 +12,29 @@ import (
 // Queue is the durable work queue of documents. The bbolt implementation (BoltQueue) is the
 // single-machine default; a distributed queue can take its place behind this interface.
 //
+// Push, Remove, Position and InFlight work inside the caller's transaction, so that a
+// document's record and its place in the queue change together: BoltQueue writes in tx
+// itself; a queue kept elsewhere acts when tx commits (Tx.OnCommit). The processor pushes
+// only through this interface.
+//
 // An id is in at most one place: queued, in flight, or neither.
 type Queue interface {
-	// Push queues id at prio. An id already queued is moved, never duplicated; an id in
-	// flight is taken out of flight (it goes back to waiting).
-	Push(ctx context.Context, id string, prio Priority, opts PushOptions) error
+	// Push queues id at prio as part of tx. An id already queued is moved, never
+	// duplicated; an id in flight is taken out of flight (it goes back to waiting).
+	Push(tx *Tx, id string, prio Priority, opts PushOptions) error
+	// Remove drops id wherever it is, as part of tx. Removing an unknown id is not an error.
+	Remove(tx *Tx, id string) error
+	// Position is id's 0-based place among the queued items and its priority; ok is false
+	// when id is not queued.
+	Position(tx *Tx, id string) (pos int, prio Priority, ok bool)
+	// InFlight reports whether a worker holds id.
+	InFlight(tx *Tx, id string) bool
 	// Pop takes the first due item (priority, then first in first out) and marks it in
 	// flight. With nothing due it returns ErrQueueEmpty and, in the item's NotBefore, the
 	// time the next delayed item comes due (zero when there is none).
 	Pop(ctx context.Context) (QueueItem, error)
 	// Ack forgets an in-flight id: its work is finished (done or failed for good).
 	Ack(ctx context.Context, id string) error
-	// Remove drops id wherever it is. Removing an unknown id is not an error.
-	Remove(ctx context.Context, id string) error
 	// Recover puts every in-flight id back at the front of its priority. Called once at
 	// start, it is the resume after a crash: what a worker held when the process died.
 	Recover(ctx context.Context) ([]string, error)
@@ -87,8 +97,8 @@ func queueKey(prio Priority, seq uint64) []byte {
 	return k
 }
 
-// Enqueue is Push inside a transaction, for callers that write other records with it.
-func (tx *Tx) Enqueue(id string, prio Priority, opts PushOptions) error {
+// pushQueue is BoltQueue's Push.
+func (tx *Tx) pushQueue(id string, prio Priority, opts PushOptions) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
@@ -147,9 +157,8 @@ func (tx *Tx) dequeue(id string) error {
 	return ids.Delete([]byte(id))
 }
 
-// QueuePosition is id's 0-based place among queued items and its priority; ok is false when
-// id is not queued.
-func (tx *Tx) QueuePosition(id string) (pos int, prio Priority, ok bool) {
+// queuePosition is BoltQueue's Position.
+func (tx *Tx) queuePosition(id string) (pos int, prio Priority, ok bool) {
 	ids := tx.bucket(bucketQueueIDs)
 	if ids == nil {
 		return 0, 0, false
@@ -168,8 +177,8 @@ func (tx *Tx) QueuePosition(id string) (pos int, prio Priority, ok bool) {
 	return 0, 0, false
 }
 
-// InFlight reports whether a worker holds id.
-func (tx *Tx) InFlight(id string) bool {
+// inFlight is BoltQueue's InFlight.
+func (tx *Tx) inFlight(id string) bool {
 	b := tx.bucket(bucketInflight)
 	return b != nil && b.Get([]byte(id)) != nil
 }
@@ -183,9 +192,23 @@ var _ Queue = (*BoltQueue)(nil)
 func NewBoltQueue(db *DB) *BoltQueue { return &BoltQueue{db: db} }
 
 // Push implements Queue.
-func (q *BoltQueue) Push(ctx context.Context, id string, prio Priority, opts PushOptions) error {
-	return q.db.Update(ctx, func(tx *Tx) error { return tx.Enqueue(id, prio, opts) })
+func (q *BoltQueue) Push(tx *Tx, id string, prio Priority, opts PushOptions) error {
+	return tx.pushQueue(id, prio, opts)
 }
+
+// Remove implements Queue.
+func (q *BoltQueue) Remove(tx *Tx, id string) error {
+	if err := tx.dequeue(id); err != nil {
+		return err
+	}
+	return tx.bucket(bucketInflight).Delete([]byte(id))
+}
+
+// Position implements Queue.
+func (q *BoltQueue) Position(tx *Tx, id string) (int, Priority, bool) { return tx.queuePosition(id) }
+
+// InFlight implements Queue.
+func (q *BoltQueue) InFlight(tx *Tx, id string) bool { return tx.inFlight(id) }
 
 // Pop implements Queue.
 func (q *BoltQueue) Pop(ctx context.Context) (QueueItem, error) {
@@ -228,16 +251,6 @@ func (q *BoltQueue) Ack(ctx context.Context, id string) error {
 	return q.db.Update(ctx, func(tx *Tx) error { return tx.bucket(bucketInflight).Delete([]byte(id)) })
 }
 
-// Remove implements Queue.
-func (q *BoltQueue) Remove(ctx context.Context, id string) error {
-	return q.db.Update(ctx, func(tx *Tx) error {
-		if err := tx.dequeue(id); err != nil {
-			return err
-		}
-		return tx.bucket(bucketInflight).Delete([]byte(id))
-	})
-}
-
 // Recover implements Queue.
 func (q *BoltQueue) Recover(ctx context.Context) ([]string, error) {
 	var ids []string
@@ -263,7 +276,7 @@ func (q *BoltQueue) Recover(ctx context.Context) ([]string, error) {
 		// Oldest last: front pushes run latest-first, so the oldest in-flight item resumes first.
 		for i := len(all) - 1; i >= 0; i-- {
 			h := all[i]
-			if err := tx.Enqueue(h.id, h.e.Priority, PushOptions{Front: true}); err != nil {
+			if err := tx.pushQueue(h.id, h.e.Priority, PushOptions{Front: true}); err != nil {
 				return err
 			}
 			ids = append(ids, h.id)

@@ -111,7 +111,7 @@ func (r *remote) readFailed(err error) {
 // AttachRemote makes blob the durable tier of db: from now on every cache write queues its
 // upload in the same transaction (write-through), and a cache miss reads the blob tier
 // (read-through). Call it once, right after Open and before the database is used; an
-// Outbox drains what it queues.
+// Uploader drains what it queues.
 func (db *DB) AttachRemote(blob Blob, opts RemoteOptions) error {
 	if db.bolt.IsReadOnly() {
 		return errors.New("attach remote: the database is open read-only")

@@ -56,29 +56,29 @@ func popAll(t *testing.T, q Queue) []string {
 
 func TestQueueOrder(t *testing.T) {
 	ctx := context.Background()
-	type push struct {
+	type pushed struct {
 		n     int
 		prio  Priority
 		front bool
 	}
 	tests := []struct {
 		name   string
-		pushes []push
+		pushes []pushed
 		want   []int
 	}{
-		{"fifo within a priority", []push{{1, 1, false}, {2, 1, false}, {3, 1, false}}, []int{1, 2, 3}},
-		{"priority first", []push{{1, 2, false}, {2, 1, false}, {3, 0, false}, {4, 1, false}}, []int{3, 2, 4, 1}},
-		{"front jumps its priority only", []push{{1, 0, false}, {2, 1, false}, {3, 1, true}}, []int{1, 3, 2}},
-		{"latest front first", []push{{1, 0, false}, {2, 0, true}, {3, 0, true}}, []int{3, 2, 1}},
-		{"re-queue moves, never duplicates", []push{{1, 1, false}, {2, 1, false}, {1, 1, false}}, []int{2, 1}},
-		{"re-queue at another priority", []push{{1, 2, false}, {2, 1, false}, {1, 0, false}}, []int{1, 2}},
+		{"fifo within a priority", []pushed{{1, 1, false}, {2, 1, false}, {3, 1, false}}, []int{1, 2, 3}},
+		{"priority first", []pushed{{1, 2, false}, {2, 1, false}, {3, 0, false}, {4, 1, false}}, []int{3, 2, 4, 1}},
+		{"front jumps its priority only", []pushed{{1, 0, false}, {2, 1, false}, {3, 1, true}}, []int{1, 3, 2}},
+		{"latest front first", []pushed{{1, 0, false}, {2, 0, true}, {3, 0, true}}, []int{3, 2, 1}},
+		{"re-queue moves, never duplicates", []pushed{{1, 1, false}, {2, 1, false}, {1, 1, false}}, []int{2, 1}},
+		{"re-queue at another priority", []pushed{{1, 2, false}, {2, 1, false}, {1, 0, false}}, []int{1, 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := mustOpen(t, Options{})
 			q := NewBoltQueue(db)
 			for _, p := range tt.pushes {
-				if err := q.Push(ctx, id(p.n), p.prio, PushOptions{Front: p.front}); err != nil {
+				if err := push(ctx, db, q, id(p.n), p.prio, PushOptions{Front: p.front}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -99,10 +99,10 @@ func TestQueueDelayAndStats(t *testing.T) {
 	db := mustOpen(t, Options{Now: func() time.Time { return now }})
 	q := NewBoltQueue(db)
 	due := now.Add(time.Minute)
-	if err := q.Push(ctx, id(1), PriorityHigh, PushOptions{NotBefore: due}); err != nil {
+	if err := push(ctx, db, q, id(1), PriorityHigh, PushOptions{NotBefore: due}); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Push(ctx, id(2), PriorityLow, PushOptions{}); err != nil {
+	if err := push(ctx, db, q, id(2), PriorityLow, PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := q.Stats(ctx)
@@ -139,7 +139,7 @@ func TestQueueRecoverAfterReopen(t *testing.T) {
 	}
 	q := NewBoltQueue(db)
 	for i, p := range []Priority{1, 1, 0, 1} {
-		if err := q.Push(ctx, id(i), p, PushOptions{}); err != nil {
+		if err := push(ctx, db, q, id(i), p, PushOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -186,26 +186,26 @@ func TestQueueRemoveAndPosition(t *testing.T) {
 	db := mustOpen(t, Options{})
 	q := NewBoltQueue(db)
 	for i := range 3 {
-		if err := q.Push(ctx, id(i), PriorityNormal, PushOptions{}); err != nil {
+		if err := push(ctx, db, q, id(i), PriorityNormal, PushOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := q.Remove(ctx, id(0)); err != nil {
+	if err := db.Update(ctx, func(tx *Tx) error { return q.Remove(tx, id(0)) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Remove(ctx, id(99)); err != nil {
+	if err := db.Update(ctx, func(tx *Tx) error { return q.Remove(tx, id(99)) }); err != nil {
 		t.Fatalf("removing an unknown id: %v", err)
 	}
 	_ = db.View(ctx, func(tx *Tx) error {
-		if pos, _, ok := tx.QueuePosition(id(2)); !ok || pos != 1 {
+		if pos, _, ok := q.Position(tx, id(2)); !ok || pos != 1 {
 			t.Errorf("position = %d, %v; want 1", pos, ok)
 		}
-		if _, _, ok := tx.QueuePosition(id(0)); ok {
+		if _, _, ok := q.Position(tx, id(0)); ok {
 			t.Error("removed id still queued")
 		}
 		return nil
 	})
-	if err := q.Push(ctx, "../../etc", PriorityNormal, PushOptions{}); !errors.Is(err, ErrInvalidID) {
+	if err := push(ctx, db, q, "../../etc", PriorityNormal, PushOptions{}); !errors.Is(err, ErrInvalidID) {
 		t.Errorf("push of a bad id: %v", err)
 	}
 }
@@ -292,4 +292,9 @@ func TestProgressPercent(t *testing.T) {
 			t.Errorf("SetDone(%d, %d) percent = %d, want %d", tt.done, tt.total, p.Percent, tt.want)
 		}
 	}
+}
+
+// push is q.Push in a transaction of its own.
+func push(ctx context.Context, db *DB, q Queue, id string, prio Priority, opts PushOptions) error {
+	return db.Update(ctx, func(tx *Tx) error { return q.Push(tx, id, prio, opts) })
 }

@@ -14,22 +14,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/idp/idp/retry"
 )
 
-// Clock is the time source of the uploader; tests replace it.
-type Clock interface {
-	Now() time.Time
-	// After is time.After.
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
-// OutboxOptions configure NewOutbox. Zero values take the defaults shown.
-type OutboxOptions struct {
+// UploaderOptions configure NewUploader. Zero values take the defaults shown.
+type UploaderOptions struct {
 	Logger *slog.Logger
 	// Concurrency is how many uploads run at once (8).
 	Concurrency int
@@ -38,8 +28,8 @@ type OutboxOptions struct {
 	// PollInterval is how often an idle uploader looks at the outbox without being woken
 	// by a commit (5s).
 	PollInterval time.Duration
-	// MinBackoff and MaxBackoff shape the wait after a failed round: MinBackoff doubled per
-	// consecutive failure, capped at MaxBackoff, jittered to between half and all of it
+	// MinBackoff and MaxBackoff shape the wait after a failed round: retry.Backoff,
+	// MinBackoff * failures^4, capped at MaxBackoff, jittered to between half and all of it
 	// (1s, 5m). Commits do not wake a backing-off uploader.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
@@ -57,11 +47,11 @@ type OutboxOptions struct {
 	// uploader starts (DB.ImportDocuments), retried with the same backoff until it works.
 	Import bool
 	// Clock and Rand replace time and randomness (tests).
-	Clock Clock
+	Clock retry.Clock
 	Rand  func() float64
 }
 
-func (o OutboxOptions) withDefaults() OutboxOptions {
+func (o UploaderOptions) withDefaults() UploaderOptions {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -90,7 +80,7 @@ func (o OutboxOptions) withDefaults() OutboxOptions {
 		o.EvictInterval = 10 * time.Second
 	}
 	if o.Clock == nil {
-		o.Clock = realClock{}
+		o.Clock = retry.System{}
 	}
 	if o.Rand == nil {
 		o.Rand = rand.Float64
@@ -100,30 +90,30 @@ func (o OutboxOptions) withDefaults() OutboxOptions {
 
 // Uploader states, as Stats reports them.
 const (
-	// OutboxIdle: not started, or stopped.
-	OutboxIdle = "idle"
-	// OutboxOK: the last round worked (or none has run yet).
-	OutboxOK = "ok"
-	// OutboxRetrying: the last round failed (S3 down, slow, or erring); it is retried with
+	// UploaderIdle: not started, or stopped.
+	UploaderIdle = "idle"
+	// UploaderOK: the last round worked (or none has run yet).
+	UploaderOK = "ok"
+	// UploaderRetrying: the last round failed (S3 down, slow, or erring); it is retried with
 	// backoff. LastError says why.
-	OutboxRetrying = "retrying"
-	// OutboxForbidden: S3 refused the credentials (403) or the bucket does not exist. A
+	UploaderRetrying = "retrying"
+	// UploaderForbidden: S3 refused the credentials (403) or the bucket does not exist. A
 	// person must fix the configuration; meanwhile the uploader asks again only every
 	// ForbiddenBackoff, and nothing leaves the outbox.
-	OutboxForbidden = "forbidden"
+	UploaderForbidden = "forbidden"
 )
 
-// Outbox is the uploader: it drains the outbox of a database to its attached blob tier, in
+// Uploader drains the outbox of a database to its attached blob tier, in
 // order, with retries and backoff, and keeps the hot tier within its bound. S3 being slow or
 // down only makes the backlog grow; nothing waits for it and nothing is lost.
 //
 // Uploads are idempotent: an object is the exact bytes of its source, with their SHA-256 in
 // its metadata ("sha256"), so sending it again after a crash is harmless; an original already
 // in the bucket with the same SHA-256 is not sent again.
-type Outbox struct {
+type Uploader struct {
 	db   *DB
 	r    *remote
-	opts OutboxOptions
+	opts UploaderOptions
 	log  *slog.Logger
 
 	drainMu sync.Mutex // one round at a time: the loop's and Flush's
@@ -143,20 +133,20 @@ type Outbox struct {
 	evicted  atomic.Int64
 }
 
-// NewOutbox makes the uploader of db, which must have a remote attached.
-func NewOutbox(db *DB, opts OutboxOptions) (*Outbox, error) {
+// NewUploader makes the uploader of db, which must have a remote attached.
+func NewUploader(db *DB, opts UploaderOptions) (*Uploader, error) {
 	if db.remote == nil {
 		return nil, errors.New("outbox: no remote attached to the database")
 	}
 	opts = opts.withDefaults()
-	return &Outbox{db: db, r: db.remote, opts: opts, log: opts.Logger.With("component", "uploader"), state: OutboxIdle}, nil
+	return &Uploader{db: db, r: db.remote, opts: opts, log: opts.Logger.With("component", "uploader"), state: UploaderIdle}, nil
 }
 
 // Start runs the uploader until Stop or until ctx ends. It first queues what bbolt holds and
 // S3 is not known to (DB.QueueUnsynced); then the loop imports the bucket's documents when
 // asked, and runs rounds whenever a commit queues work (or every PollInterval), with backoff
 // after failures.
-func (o *Outbox) Start(ctx context.Context) error {
+func (o *Uploader) Start(ctx context.Context) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.cancel != nil {
@@ -171,7 +161,7 @@ func (o *Outbox) Start(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	o.cancel = cancel
-	o.state = OutboxOK
+	o.state = UploaderOK
 	o.wg.Add(1)
 	go func() {
 		defer o.wg.Done()
@@ -183,7 +173,7 @@ func (o *Outbox) Start(ctx context.Context) error {
 
 // Stop stops the loop and waits for it. Pending entries stay in the outbox for the next
 // start (or for Flush).
-func (o *Outbox) Stop() {
+func (o *Uploader) Stop() {
 	o.mu.Lock()
 	cancel := o.cancel
 	o.cancel = nil
@@ -194,15 +184,15 @@ func (o *Outbox) Stop() {
 	cancel()
 	o.wg.Wait()
 	o.mu.Lock()
-	o.state = OutboxIdle
+	o.state = UploaderIdle
 	o.mu.Unlock()
 }
 
 // Shutdown stops the loop, then sends what is pending within ctx, unless S3 was failing (then
 // it stays in the outbox for the next start). It returns the flush's error.
-func (o *Outbox) Shutdown(ctx context.Context) error {
+func (o *Uploader) Shutdown(ctx context.Context) error {
 	o.mu.Lock()
-	failing := o.state == OutboxRetrying || o.state == OutboxForbidden
+	failing := o.state == UploaderRetrying || o.state == UploaderForbidden
 	o.mu.Unlock()
 	o.Stop()
 	if failing {
@@ -213,7 +203,7 @@ func (o *Outbox) Shutdown(ctx context.Context) error {
 
 // Flush sends what is pending now, until the outbox is empty, a round fails, or ctx ends.
 // A stopping process calls it (after Stop) to leave as little behind as it can.
-func (o *Outbox) Flush(ctx context.Context) error {
+func (o *Uploader) Flush(ctx context.Context) error {
 	for {
 		n, err := o.round(ctx)
 		if err != nil {
@@ -225,7 +215,7 @@ func (o *Outbox) Flush(ctx context.Context) error {
 	}
 }
 
-func (o *Outbox) loop(ctx context.Context) {
+func (o *Uploader) loop(ctx context.Context) {
 	clock := o.opts.Clock
 	imported := !o.opts.Import
 	var lastLog, lastEvict time.Time
@@ -281,24 +271,9 @@ func (o *Outbox) loop(ctx context.Context) {
 	}
 }
 
-// Backoff is the wait after the given number of consecutive failures: min doubled each time,
-// capped at max, then jittered (rnd in [0,1)) to between half and all of it.
-func Backoff(failures int, min, max time.Duration, rnd float64) time.Duration {
-	d := max
-	if failures < 1 {
-		failures = 1
-	}
-	if failures < 40 {
-		if x := min << (failures - 1); x > 0 && x < max {
-			d = x
-		}
-	}
-	return d/2 + time.Duration(rnd*float64(d/2))
-}
-
 // failed records a failed round and returns the wait before the next. A refusal is logged
 // once, as an error; other failures once when they start, then at debug level.
-func (o *Outbox) failed(err error) time.Duration {
+func (o *Uploader) failed(err error) time.Duration {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.failures++
@@ -307,45 +282,45 @@ func (o *Outbox) failed(err error) time.Duration {
 	var delay time.Duration
 	switch {
 	case forbidden:
-		delay = Backoff(1, o.opts.ForbiddenBackoff, o.opts.ForbiddenBackoff, o.opts.Rand())
-		if o.state != OutboxForbidden {
+		delay = retry.Backoff(1, o.opts.ForbiddenBackoff, o.opts.ForbiddenBackoff, o.opts.Rand())
+		if o.state != UploaderForbidden {
 			o.log.Error("S3 refused the uploads: check the credentials (AWS_ACCESS_KEY_ID/AWS_PROFILE), the bucket and its policy. "+
 				"Results are kept in the outbox and sent once S3 accepts them; asking again only every few minutes",
 				"err", err, "retry_in", delay.Round(time.Second))
 		} else {
 			o.log.Debug("S3 still refuses the uploads", "err", err, "retry_in", delay.Round(time.Second))
 		}
-		o.state = OutboxForbidden
+		o.state = UploaderForbidden
 		// Read-through would only be refused too.
 		o.r.downUntil.Store(o.opts.Clock.Now().Add(delay).UnixNano())
 	default:
-		delay = Backoff(o.failures, o.opts.MinBackoff, o.opts.MaxBackoff, o.opts.Rand())
-		if o.state != OutboxRetrying {
+		delay = retry.Backoff(o.failures, o.opts.MinBackoff, o.opts.MaxBackoff, o.opts.Rand())
+		if o.state != UploaderRetrying {
 			o.log.Warn("S3 upload failed; results stay in the outbox and are retried with backoff", "err", err, "retry_in", delay.Round(time.Millisecond))
 		} else {
 			o.log.Debug("S3 upload failed again", "err", err, "failures", o.failures, "retry_in", delay.Round(time.Millisecond))
 		}
-		o.state = OutboxRetrying
+		o.state = UploaderRetrying
 	}
 	return delay
 }
 
-func (o *Outbox) succeeded() {
+func (o *Uploader) succeeded() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.state == OutboxRetrying || o.state == OutboxForbidden {
+	if o.state == UploaderRetrying || o.state == UploaderForbidden {
 		o.log.Info("S3 uploads work again", "after_failures", o.failures)
 		o.r.downUntil.Store(0)
 	}
-	o.state, o.failures = OutboxOK, 0
+	o.state, o.failures = UploaderOK, 0
 }
 
-// OutboxStats is the uploader's state and the backlog, for the processor status, /metrics and
+// UploaderStats is the uploader's state and the backlog, for the processor status, /metrics and
 // the logs.
-type OutboxStats struct {
+type UploaderStats struct {
 	// Remote names the bucket and prefix.
 	Remote string `json:"remote"`
-	// State is one of OutboxIdle, OutboxOK, OutboxRetrying, OutboxForbidden.
+	// State is one of UploaderIdle, UploaderOK, UploaderRetrying, UploaderForbidden.
 	State string `json:"state"`
 	// Pending is how many writes wait in the outbox; OldestAgeSeconds how long the oldest
 	// has waited.
@@ -367,14 +342,14 @@ type OutboxStats struct {
 }
 
 // Stats reports the backlog and the uploader's state.
-func (o *Outbox) Stats(ctx context.Context) (OutboxStats, error) {
+func (o *Uploader) Stats(ctx context.Context) (UploaderStats, error) {
 	o.mu.Lock()
-	st := OutboxStats{Remote: blobName(o.r.blob), State: o.state, Failures: o.failures, LastError: o.lastErr}
+	st := UploaderStats{Remote: blobName(o.r.blob), State: o.state, Failures: o.failures, LastError: o.lastErr}
 	if !o.lastErrAt.IsZero() {
 		t := o.lastErrAt
 		st.LastErrorAt = &t
 	}
-	if o.state != OutboxIdle && !o.next.IsZero() {
+	if o.state != UploaderIdle && !o.next.IsZero() {
 		t := o.next
 		st.NextAttempt = &t
 	}
@@ -408,7 +383,7 @@ type job struct {
 
 // round sends one batch from the head of the outbox and records the outcome. It returns how
 // many entries it took (0: the outbox is empty) and the first failure.
-func (o *Outbox) round(ctx context.Context) (int, error) {
+func (o *Uploader) round(ctx context.Context) (int, error) {
 	o.drainMu.Lock()
 	defer o.drainMu.Unlock()
 	var jobs []*job
@@ -518,7 +493,7 @@ func (o *Outbox) round(ctx context.Context) (int, error) {
 }
 
 // send does one entry's remote write.
-func (o *Outbox) send(ctx context.Context, j *job) error {
+func (o *Uploader) send(ctx context.Context, j *job) error {
 	b := o.r.blob
 	switch j.e.Op {
 	case opRecord, opDocMeta:
@@ -562,7 +537,7 @@ func (o *Outbox) send(ctx context.Context, j *job) error {
 
 // deletePrefix deletes the remote keys under a prefix that this database neither holds nor
 // means to send: those hold results that were dropped here.
-func (o *Outbox) deletePrefix(ctx context.Context, j *job) error {
+func (o *Uploader) deletePrefix(ctx context.Context, j *job) error {
 	var keys []string
 	if err := o.r.blob.List(ctx, j.e.Key, func(i BlobInfo) error { keys = append(keys, i.Key); return nil }); err != nil {
 		return err
@@ -595,7 +570,7 @@ func (o *Outbox) deletePrefix(ctx context.Context, j *job) error {
 // records already safe in S3 (synced, nothing pending) are removed, longest in sync first,
 // until they take 90% of it. A record not yet in S3 is never evicted, so the bound can be
 // exceeded while S3 is down. It returns how many records it evicted.
-func (o *Outbox) Evict(ctx context.Context) (int, error) {
+func (o *Uploader) Evict(ctx context.Context) (int, error) {
 	limit := o.opts.CacheMaxBytes
 	if limit <= 0 {
 		return 0, nil

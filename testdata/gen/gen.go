@@ -1,7 +1,8 @@
 // Package gen writes synthetic loan packets with ground truth: cover sheets, bank statements
 // (with continuation pages and transaction tables full of long numbers), signature cards and
 // loan applications for 2 to 5 accounts, as born-digital PDFs or as scans (rasterised, noisy,
-// slightly rotated, image only). The truth has the shape of idp's result format.
+// slightly rotated, image only). The truth has the shape of idp's result format
+// (stage.Result); it imports nothing else of idp.
 package gen
 
 import (
@@ -13,7 +14,7 @@ import (
 
 	"github.com/go-pdf/fpdf"
 
-	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/stage"
 )
 
 // Options choose a packet.
@@ -34,7 +35,7 @@ type Options struct {
 // Packet is one generated PDF and its ground truth.
 type Packet struct {
 	PDF   []byte
-	Truth pipeline.Result
+	Truth stage.Result
 }
 
 const (
@@ -57,7 +58,7 @@ type builder struct {
 	pdf     *fpdf.Fpdf
 	bank    string
 	bankTel string
-	pages   []pipeline.PageResult
+	pages   []stage.PageResult
 	acct    []*account
 	font    string
 	fax     bool // scans that came through a fax: a header line on every page
@@ -164,27 +165,27 @@ func Generate(opts Options) (*Packet, error) {
 	return p, nil
 }
 
-func (b *builder) truth() pipeline.Result {
-	res := pipeline.Result{Pages: b.pages, Accounts: []pipeline.Account{}}
+func (b *builder) truth() stage.Result {
+	res := stage.Result{Pages: b.pages, Accounts: []stage.Account{}}
 	for i, a := range b.acct {
 		var names []string
 		for _, h := range a.holders {
 			names = append(names, h.name())
 		}
-		res.Accounts = append(res.Accounts, pipeline.Account{Index: i, AccountNumber: a.number, Holders: names, Pages: a.pages})
+		res.Accounts = append(res.Accounts, stage.Account{Index: i, AccountNumber: a.number, Holders: names, Pages: a.pages})
 	}
 	return res
 }
 
 // newPage starts a page that belongs to account idx (-1 for none) and returns its truth.
-func (b *builder) newPage(idx int) *pipeline.PageResult {
+func (b *builder) newPage(idx int) *stage.PageResult {
 	b.pdf.AddPage()
 	n := len(b.pages)
 	if b.fax {
 		b.pdf.SetFont("Courier", "", 8)
 		b.pdf.Text(30, 18, fmt.Sprintf("NOV 14 2023 10:%02dAM  FROM: %s  TO: %s  P. %03d", 10+n%50, randPhone(b.r), randPhone(b.r), n+1))
 	}
-	pr := pipeline.PageResult{Page: n, AccountIndex: idx, Data: pipeline.Fields{}}
+	pr := stage.PageResult{Page: n, AccountIndex: idx, Data: stage.Fields{}}
 	if idx >= 0 {
 		pr.AccountNumber = b.acct[idx].number
 		b.acct[idx].pages = append(b.acct[idx].pages, n)
@@ -218,6 +219,22 @@ func (b *builder) letterhead(y float64) float64 {
 
 var accountLabels = []string{"Account Number:", "Account No.", "Acct #", "ACCOUNT NUMBER:", "Account #:", "Acct. No.", "Account Number"}
 var loanLabels = []string{"Loan Number:", "Loan No.", "Loan #", "LOAN NUMBER:", "Loan Account Number:"}
+
+// formTop starts a form page of account idx: the letterhead, a title picked from titles at
+// size points, and the account's number label with the number at x. It returns the page's
+// truth and where the next row goes.
+func (b *builder) formTop(idx int, size float64, titles []string, x float64) (*stage.PageResult, float64) {
+	a := b.acct[idx]
+	b.pickFont()
+	pr := b.newPage(idx)
+	y := b.letterhead(60)
+	b.text(54, y+10, "B", size, pick(b.r, titles))
+	y += 44
+	b.text(54, y, "B", 10, b.numberLabel(a))
+	b.text(x, y, "", 10, a.number)
+	pr.Data[stage.FieldAccountNumber] = a.number
+	return pr, y
+}
 
 func (b *builder) numberLabel(a *account) string {
 	if a.loan {
@@ -264,7 +281,7 @@ func (b *builder) separator() {
 }
 
 // mailingBlock prints holder names and the address, unlabelled, as a statement does.
-func (b *builder) mailingBlock(pr *pipeline.PageResult, a *account, x, y float64) float64 {
+func (b *builder) mailingBlock(pr *stage.PageResult, a *account, x, y float64) float64 {
 	var names []string
 	for _, h := range a.holders {
 		b.text(x, y, "", 10, h.upper())
@@ -275,8 +292,8 @@ func (b *builder) mailingBlock(pr *pipeline.PageResult, a *account, x, y float64
 	y += 13
 	b.text(x, y, "", 10, strings.ToUpper(a.addr.line2()))
 	y += 13
-	pr.Data[pipeline.FieldAccountHolders] = names
-	pr.Data[pipeline.FieldAddress] = a.addr.oneLine()
+	pr.Data[stage.FieldAccountHolders] = names
+	pr.Data[stage.FieldAddress] = a.addr.oneLine()
 	return y
 }
 
@@ -302,7 +319,7 @@ func (b *builder) statement(idx, pages int) {
 			y = b.mailingBlock(pr, a, 72, y)
 			if b.r.IntN(2) == 0 {
 				b.text(72, y, "", 9, "Phone: "+a.phone)
-				pr.Data[pipeline.FieldPhoneNumber] = a.phone
+				pr.Data[stage.FieldPhoneNumber] = a.phone
 				y += 13
 			}
 			// The right-hand box: period, number, page.
@@ -312,7 +329,7 @@ func (b *builder) statement(idx, pages int) {
 				label = "Account:"
 			}
 			b.text(340, top+13, "B", 9, label+" "+a.number)
-			pr.Data[pipeline.FieldAccountNumber] = a.number
+			pr.Data[stage.FieldAccountNumber] = a.number
 			b.text(340, top+26, "", 9, fmt.Sprintf("Page %d of %d", p+1, pages))
 			b.text(340, top+39, "", 9, "Routing Number: "+randDigits(b.r, 9))
 			y += 26
@@ -331,7 +348,7 @@ func (b *builder) statement(idx, pages int) {
 			switch b.r.IntN(3) {
 			case 0:
 				b.text(54, y, "", 9, b.numberLabel(a)+" "+a.number)
-				pr.Data[pipeline.FieldAccountNumber] = a.number
+				pr.Data[stage.FieldAccountNumber] = a.number
 			case 1:
 				digits := strings.Map(func(r rune) rune {
 					if r >= '0' && r <= '9' {
@@ -380,14 +397,7 @@ func (b *builder) signatureCard(idx int) {
 		return
 	}
 	a := b.acct[idx]
-	b.pickFont()
-	pr := b.newPage(idx)
-	y := b.letterhead(60)
-	b.text(54, y+10, "B", 16, pick(b.r, []string{"SIGNATURE CARD", "ACCOUNT SIGNATURE CARD", "Deposit Account Signature Card"}))
-	y += 44
-	b.text(54, y, "B", 10, b.numberLabel(a))
-	b.text(180, y, "", 10, a.number)
-	pr.Data[pipeline.FieldAccountNumber] = a.number
+	pr, y := b.formTop(idx, 16, []string{"SIGNATURE CARD", "ACCOUNT SIGNATURE CARD", "Deposit Account Signature Card"}, 180)
 	b.text(330, y, "B", 10, "Account Type:")
 	b.text(420, y, "", 10, pick(b.r, []string{"Joint Checking", "Individual Savings", "Checking", "Money Market"}))
 	y += 18
@@ -419,7 +429,7 @@ func (b *builder) signatureCard(idx int) {
 			y += 18
 		}
 	}
-	pr.Data[pipeline.FieldAccountHolders] = names
+	pr.Data[stage.FieldAccountHolders] = names
 	y += 8
 	b.text(54, y, "B", 10, pick(b.r, []string{"Mailing Address:", "Address:", "Residential Address:"}))
 	if b.r.IntN(2) == 0 {
@@ -429,11 +439,11 @@ func (b *builder) signatureCard(idx int) {
 		y += 14
 		b.text(180, y, "", 10, a.addr.line2())
 	}
-	pr.Data[pipeline.FieldAddress] = a.addr.oneLine()
+	pr.Data[stage.FieldAddress] = a.addr.oneLine()
 	y += 18
 	b.text(54, y, "B", 10, pick(b.r, []string{"Home Phone:", "Phone:", "Telephone:", "Mobile Phone:", "Phone Number:"}))
 	b.text(180, y, "", 10, a.phone)
-	pr.Data[pipeline.FieldPhoneNumber] = a.phone
+	pr.Data[stage.FieldPhoneNumber] = a.phone
 	y += 40
 	b.text(54, y, "", 9, "By signing below, each owner agrees to the terms of the deposit account agreement.")
 	y += 40
@@ -470,21 +480,21 @@ func (b *builder) signatureCardBoxes(idx int) {
 	}
 	box(54, 252, 38, "ACCOUNT NUMBER", a.number)
 	box(306, 252, 38, "ACCOUNT TYPE", pick(b.r, []string{"Joint Checking", "Savings", "Checking"}))
-	pr.Data[pipeline.FieldAccountNumber] = a.number
+	pr.Data[stage.FieldAccountNumber] = a.number
 	y += 38
 	var names []string
 	for _, h := range a.holders {
 		names = append(names, h.name())
 	}
 	box(54, 504, 38, pick(b.r, []string{"ACCOUNT HOLDER(S)", "OWNER NAME(S)", "NAME(S) ON ACCOUNT"}), strings.Join(names, " and "))
-	pr.Data[pipeline.FieldAccountHolders] = names
+	pr.Data[stage.FieldAccountHolders] = names
 	y += 38
 	box(54, 504, 38, pick(b.r, []string{"MAILING ADDRESS", "ADDRESS"}), a.addr.oneLine())
-	pr.Data[pipeline.FieldAddress] = a.addr.oneLine()
+	pr.Data[stage.FieldAddress] = a.addr.oneLine()
 	y += 38
 	box(54, 252, 38, pick(b.r, []string{"PHONE", "HOME PHONE", "TELEPHONE"}), a.phone)
 	box(306, 252, 38, "DATE OPENED", fmt.Sprintf("%02d/%02d/%d", 1+b.r.IntN(12), 1+b.r.IntN(28), 2005+b.r.IntN(18)))
-	pr.Data[pipeline.FieldPhoneNumber] = a.phone
+	pr.Data[stage.FieldPhoneNumber] = a.phone
 	y += 38
 	for i := range a.holders {
 		box(54, 504, 46, fmt.Sprintf("SIGNATURE OF OWNER %d", i+1), "")
@@ -496,14 +506,7 @@ func (b *builder) signatureCardBoxes(idx int) {
 
 func (b *builder) loanApplication(idx int) {
 	a := b.acct[idx]
-	b.pickFont()
-	pr := b.newPage(idx)
-	y := b.letterhead(60)
-	b.text(54, y+10, "B", 15, pick(b.r, []string{"UNIFORM RESIDENTIAL LOAN APPLICATION", "CONSUMER LOAN APPLICATION", "Home Equity Loan Application"}))
-	y += 44
-	b.text(54, y, "B", 10, b.numberLabel(a))
-	b.text(200, y, "", 10, a.number)
-	pr.Data[pipeline.FieldAccountNumber] = a.number
+	pr, y := b.formTop(idx, 15, []string{"UNIFORM RESIDENTIAL LOAN APPLICATION", "CONSUMER LOAN APPLICATION", "Home Equity Loan Application"}, 200)
 	b.text(360, y, "B", 10, "Date:")
 	b.text(400, y, "", 10, fmt.Sprintf("%02d/%02d/%d", 1+b.r.IntN(12), 1+b.r.IntN(28), 2022+b.r.IntN(3)))
 	y += 28
@@ -517,7 +520,7 @@ func (b *builder) loanApplication(idx int) {
 		names = append(names, h.name())
 		y += 16
 	}
-	pr.Data[pipeline.FieldAccountHolders] = names
+	pr.Data[stage.FieldAccountHolders] = names
 	if b.r.IntN(3) == 0 {
 		b.text(54, y, "B", 10, "Street Address:")
 		b.text(200, y, "", 10, a.addr.street)
@@ -528,11 +531,11 @@ func (b *builder) loanApplication(idx int) {
 		b.text(200, y, "", 10, a.addr.street)
 		b.text(200, y+13, "", 10, a.addr.line2())
 	}
-	pr.Data[pipeline.FieldAddress] = a.addr.oneLine()
+	pr.Data[stage.FieldAddress] = a.addr.oneLine()
 	y += 32
 	b.text(54, y, "B", 10, pick(b.r, []string{"Home Phone:", "Phone:", "Cell Phone:"}))
 	b.text(200, y, "", 10, a.phone)
-	pr.Data[pipeline.FieldPhoneNumber] = a.phone
+	pr.Data[stage.FieldPhoneNumber] = a.phone
 	y += 28
 	b.text(54, y, "B", 11, "II. EMPLOYMENT")
 	y += 20
@@ -582,7 +585,7 @@ func (b *builder) loanApplicationDeclarations(idx int) {
 	y += 16
 	if b.r.IntN(2) == 0 {
 		b.text(54, y, "", 9, b.numberLabel(a)+" "+a.number)
-		pr.Data[pipeline.FieldAccountNumber] = a.number
+		pr.Data[stage.FieldAccountNumber] = a.number
 	}
 	y += 30
 	b.text(54, y, "B", 11, "IV. DECLARATIONS")

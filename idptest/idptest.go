@@ -1,0 +1,188 @@
+// Package idptest is what the tests of several packages share: TestMain's start under the
+// OpenMP limit, a processor over a fresh data directory with the real engines (MuPDF,
+// Tesseract, the rules), a log buffer that is safe for concurrent writes, and packet
+// generation. It is imported by tests only, and imports what it puts together: pipeline,
+// store, the engines and the generator.
+package idptest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/idp/idp/mupdf"
+	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/rules"
+	"github.com/idp/idp/store"
+	"github.com/idp/idp/tesseract"
+	"github.com/idp/idp/testdata/gen"
+)
+
+// Main is TestMain for packages whose tests OCR: it restarts the test binary with
+// OMP_THREAD_LIMIT=1 (tesseract.ReexecWithOMPLimit), then runs the tests.
+func Main(m *testing.M) {
+	if err := tesseract.ReexecWithOMPLimit(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// LogBuffer collects log output from many goroutines.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *LogBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *LogBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Tail is the last lines of s.
+func Tail(s string, lines int) string {
+	ls := strings.Split(s, "\n")
+	if len(ls) > lines {
+		ls = ls[len(ls)-lines:]
+	}
+	return strings.Join(ls, "\n")
+}
+
+// Env is a processor over a data directory with the real engines.
+type Env struct {
+	Dir  string
+	DB   *store.DB
+	Proc *pipeline.Processor
+	OCR  *tesseract.Engine
+	Logs *LogBuffer
+
+	closeOnce sync.Once
+}
+
+// NewEnv opens a processor on dir (a new temporary directory when empty) with MuPDF,
+// Tesseract and the rules; deps may replace parts. Its log goes to Env.Logs, and its tail is
+// shown when the test fails. The test closes it at its end.
+func NewEnv(t testing.TB, dir string, cfg pipeline.Config, deps func(*pipeline.Deps)) *Env {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PageWorkers == 0 {
+		cfg.PageWorkers = runtime.NumCPU()
+	}
+	ocr, err := tesseract.New("eng", cfg.PageWorkers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &LogBuffer{}
+	d := pipeline.Deps{
+		DB:        db,
+		Files:     store.NewDirBlob(dir),
+		Renderer:  mupdf.Renderer{},
+		OCR:       ocr,
+		Splitter:  rules.Splitter{},
+		Extractor: rules.Extractor{},
+		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if deps != nil {
+		deps(&d)
+	}
+	proc, err := pipeline.New(cfg, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Env{Dir: dir, DB: db, Proc: proc, OCR: ocr, Logs: logs}
+	t.Cleanup(func() {
+		e.Close()
+		if t.Failed() {
+			t.Logf("processor log:\n%s", Tail(logs.String(), 60))
+		}
+	})
+	return e
+}
+
+// Close stops the processor and closes the engine and the database; again is a no-op.
+func (e *Env) Close() {
+	e.closeOnce.Do(func() {
+		e.Proc.Stop()
+		e.OCR.Close()
+		e.DB.Close()
+	})
+}
+
+// Start starts the processor's workers.
+func (e *Env) Start(t testing.TB) {
+	t.Helper()
+	if err := e.Proc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Submit queues data as a document named name at prio and returns its id.
+func (e *Env) Submit(t testing.TB, name string, data []byte, prio store.Priority) string {
+	t.Helper()
+	sub, err := e.Proc.Submit(context.Background(), name, bytes.NewReader(data), pipeline.SubmitOptions{Priority: prio})
+	if err != nil {
+		t.Fatalf("submit %s: %v", name, err)
+	}
+	return sub.Document.ID
+}
+
+// Wait returns when every id is completed or failed.
+func (e *Env) Wait(t testing.TB, timeout time.Duration, ids ...string) map[string]store.Document {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out := map[string]store.Document{}
+		err := e.DB.View(context.Background(), func(tx *store.Tx) error {
+			for _, id := range ids {
+				d, err := tx.Document(id)
+				if err != nil {
+					return err
+				}
+				if d.Status == store.StatusCompleted || d.Status == store.StatusFailed {
+					out[id] = d
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) == len(ids) {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("documents not done after %s: %d of %d", timeout, len(out), len(ids))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Generate makes a packet or fails the test.
+func Generate(t testing.TB, opts gen.Options) *gen.Packet {
+	t.Helper()
+	p, err := gen.Generate(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

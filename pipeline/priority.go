@@ -1,0 +1,76 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"time"
+
+	"github.com/idp/idp/stage"
+	"github.com/idp/idp/store"
+)
+
+// loanWords are what a loan document says about itself.
+var loanWords = regexp.MustCompile(`(?i)\b(?:loan\s+(?:number|no\.?|#|application|amount|packet|agreement)|borrower|co-borrower|mortgage|promissory\s+note|heloc|home\s+equity|line\s+of\s+credit|underwriting)\b`)
+
+// loanName recognises a loan document by its file name.
+var loanName = regexp.MustCompile(`(?i)loan|mortgage|heloc|borrower|credit[-_ ]?app|refinanc`)
+
+// looksLikeLoan reports whether text (or a file name) shows a loan document.
+func looksLikeLoan(fileName, text string) bool {
+	return loanName.MatchString(fileName) || len(loanWords.FindAllStringIndex(text, 3)) >= 2
+}
+
+// sniffLoan reads the text layer of a file's first pages (no OCR: an upload must answer
+// fast) to tell a loan document at upload.
+func (p *Processor) sniffLoan(ctx context.Context, path, fileName string) bool {
+	if loanName.MatchString(fileName) {
+		return true
+	}
+	// The upload waits for this: a file that takes long to open is not worth the wait.
+	loan, err := runPage(ctx, 5*time.Second, 0, func() (bool, error) { return p.sniffText(path, fileName), nil })
+	return err == nil && loan
+}
+
+func (p *Processor) sniffText(path, fileName string) bool {
+	pdf, err := p.renderer.Open(path)
+	if err != nil {
+		return false
+	}
+	defer pdf.Close()
+	var text bytes.Buffer
+	for i := range min(3, pdf.NumPages()) {
+		tl, err := pdf.TextLayer(i)
+		if err != nil {
+			break
+		}
+		for _, s := range tl.Spans {
+			text.WriteString(s.Text)
+			text.WriteByte('\n')
+		}
+	}
+	return looksLikeLoan(fileName, text.String())
+}
+
+// raiseLoanPriority gives a document high priority once its text shows a loan document.
+func (p *Processor) raiseLoanPriority(ctx context.Context, d store.Document, pages []stage.PageText) {
+	if d.Priority == store.PriorityHigh {
+		return
+	}
+	var text bytes.Buffer
+	for _, pt := range pages {
+		text.WriteString(pt.Text)
+		text.WriteByte('\n')
+	}
+	if !looksLikeLoan(d.FileName, text.String()) {
+		return
+	}
+	err := p.db.Update(ctx, func(tx *store.Tx) error {
+		_, err := tx.UpdateDocument(d.ID, func(d *store.Document) error { d.Priority = store.PriorityHigh; return nil })
+		return err
+	})
+	if err == nil {
+		p.log.Info("Loan document: priority raised to high", "doc_id", d.ID)
+		p.publish(Event{Type: EventPriorities, DocID: d.ID, Status: "priority 0"})
+	}
+}

@@ -1,0 +1,275 @@
+package rules
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/idp/idp/stage"
+)
+
+// Splitter is the rule-based splitter:
+//
+//   - An account is an account or loan number printed next to its label; bare long numbers
+//     (transaction references, routing and phone numbers) are never accounts. Two printings
+//     are the same account when their digits are equal.
+//   - A page belongs to the account whose number it prints (the one it prints most, the first
+//     on a tie); a page that prints only the last digits ("Account ending in 0097") belongs
+//     to the one account with those last digits.
+//   - A page without a number continues the account of the page before it, unless it is a
+//     cover sheet, separator or blank page, which belongs to none and ends the run; a page
+//     before any account belongs to none.
+//   - Holders of an account are the people its pages name as owners, holders, borrowers or
+//     co-borrowers, in order of first appearance.
+type Splitter struct{}
+
+var _ stage.AccountSplitter = Splitter{}
+
+// Version implements stage.AccountSplitter.
+func (Splitter) Version() string { return "split-" + Version }
+
+// Split implements stage.AccountSplitter.
+func (s Splitter) Split(ctx context.Context, pages []stage.PageText) ([]stage.Account, error) {
+	type seen struct {
+		printed string
+		count   int
+		ocrOnly bool // every printing of it was read by OCR
+	}
+	var order []string
+	found := map[string]*seen{}
+	for _, p := range pages {
+		for _, ref := range findAccountRefs(parseRows(p.Text)) {
+			if ref.Suffix {
+				continue
+			}
+			f := found[ref.Digits]
+			if f == nil {
+				f = &seen{printed: ref.Printed, ocrOnly: true}
+				found[ref.Digits] = f
+				order = append(order, ref.Digits)
+			}
+			f.count++
+			f.ocrOnly = f.ocrOnly && p.Source == stage.SourceOCR
+		}
+	}
+	var accounts []stage.Account
+	for _, d := range order {
+		// A number read by OCR alone that differs in one digit from one printed more often
+		// is that number misread, not another account. (Sequential account numbers printed
+		// in a text layer stay apart.)
+		f := found[d]
+		if f.ocrOnly && nearestMoreFrequent(d, f.count, order, func(x string) int { return found[x].count }) != "" {
+			continue
+		}
+		accounts = append(accounts, stage.Account{Index: len(accounts), AccountNumber: f.printed, Holders: []string{}, Pages: []int{}})
+	}
+	maps, err := s.MapPages(ctx, pages, accounts)
+	if err != nil {
+		return nil, err
+	}
+	AssignPages(accounts, pages, maps)
+	return accounts, nil
+}
+
+// AssignPages gives every account the pages maps puts in it, and the holders those pages
+// name, in order of first appearance.
+func AssignPages(accounts []stage.Account, pages []stage.PageText, maps []stage.PageMap) {
+	for i, m := range maps {
+		if m.AccountIndex < 0 {
+			continue
+		}
+		a := &accounts[m.AccountIndex]
+		a.Pages = append(a.Pages, m.Page)
+		for _, h := range findHolders(parseRows(pages[i].Text)) {
+			a.Holders = AddHolder(a.Holders, h)
+		}
+	}
+}
+
+// PageAccount implements stage.AccountSplitter: the first full account or loan number the
+// page prints next to its label.
+func (Splitter) PageAccount(page stage.PageText) string {
+	for _, ref := range findAccountRefs(parseRows(page.Text)) {
+		if !ref.Suffix {
+			return ref.Printed
+		}
+	}
+	return ""
+}
+
+// AccountOnPage is the account of accounts whose number page prints (the one it prints
+// most, the first on a tie; else the one account whose last digits a partial reference
+// gives), with the evidence; -1 when it prints none of them.
+func AccountOnPage(page stage.PageText, accounts []stage.Account) (int, string) {
+	return pickAccount(findAccountRefs(parseRows(page.Text)), byDigits(accounts), accounts, page.Source == stage.SourceOCR)
+}
+
+func byDigits(accounts []stage.Account) map[string]int {
+	m := map[string]int{}
+	for _, a := range accounts {
+		m[stage.Digits(a.AccountNumber)] = a.Index
+	}
+	return m
+}
+
+func isUpper(s string) bool { return s == strings.ToUpper(s) }
+
+// addHolder adds name to holders unless the same person is there already; then it keeps the
+// better-written form ("Maria L. Gonzalez" over "MARIA GONZALEZ").
+func AddHolder(holders []string, name string) []string {
+	for i, h := range holders {
+		if sameName(h, name) {
+			if better(name, h) {
+				holders[i] = name
+			}
+			return holders
+		}
+	}
+	return append(holders, name)
+}
+
+// sameName reports whether two printings name the same person: the same first and last
+// names, and middle names or initials that agree where both have them.
+func sameName(a, b string) bool {
+	x, y := strings.Fields(stage.NameKey(a)), strings.Fields(stage.NameKey(b))
+	if len(x) < 2 || len(y) < 2 || x[0] != y[0] || x[len(x)-1] != y[len(y)-1] {
+		return false
+	}
+	mx, my := x[1:len(x)-1], y[1:len(y)-1]
+	for i := 0; i < len(mx) && i < len(my); i++ {
+		if mx[i][0] != my[i][0] {
+			return false
+		}
+	}
+	return true
+}
+
+// better prefers mixed case to capitals, then the longer form.
+func better(a, b string) bool {
+	if isUpper(a) != isUpper(b) {
+		return !isUpper(a)
+	}
+	return len(a) > len(b)
+}
+
+// nearestMoreFrequent is the number among candidates, printed more often than count, that
+// differs from digits in exactly one digit; "" when there is none.
+func nearestMoreFrequent(digits string, count int, candidates []string, countOf func(string) int) string {
+	for _, c := range candidates {
+		if c != digits && countOf(c) > count && oneDigitApart(c, digits) {
+			return c
+		}
+	}
+	return ""
+}
+
+func oneDigitApart(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	diff := 0
+	for i := range len(a) {
+		if a[i] != b[i] {
+			diff++
+		}
+	}
+	return diff == 1
+}
+
+// notAccountPage recognises pages that belong to no account even in the middle of one.
+var notAccountPage = regexp.MustCompile(`(?i)cover\s*sheet|document\s+separator|separator\s+(?:sheet|page)|intentionally\s+(?:left\s+)?blank|table\s+of\s+contents|fax\s+cover|loan\s+(?:document\s+)?packet|document\s+package`)
+
+// MapPages implements stage.AccountSplitter.
+func (Splitter) MapPages(ctx context.Context, pages []stage.PageText, accounts []stage.Account) ([]stage.PageMap, error) {
+	digits := byDigits(accounts)
+	out := make([]stage.PageMap, len(pages))
+	current, since := -1, -1
+	for i, p := range pages {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		m := stage.PageMap{Page: p.Page, AccountIndex: -1}
+		refs := findAccountRefs(parseRows(p.Text))
+		idx, evidence := pickAccount(refs, digits, accounts, p.Source == stage.SourceOCR)
+		switch {
+		case idx >= 0:
+			m.AccountIndex, m.Evidence = idx, evidence
+			if current != idx {
+				since = p.Page
+			}
+			current = idx
+		case notAccountPage.MatchString(p.Text):
+			m.Evidence = fmt.Sprintf("no account number; reads as a cover or separator page (%q)", notAccountPage.FindString(p.Text))
+			current = -1
+		case current >= 0:
+			m.AccountIndex = current
+			m.Evidence = fmt.Sprintf("no account number; continues account %d from page %d", current, since)
+		default:
+			m.Evidence = "no account number and no account before this page"
+		}
+		if m.AccountIndex >= 0 {
+			m.AccountNumber = accounts[m.AccountIndex].AccountNumber
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
+// pickAccount chooses the page's account from its references: the full number printed most
+// often (first on a tie), else a unique match of a partial one.
+func pickAccount(refs []accountRef, byDigits map[string]int, accounts []stage.Account, ocr bool) (int, string) {
+	count := map[int]int{}
+	first := map[int]accountRef{}
+	best := -1
+	for _, r := range refs {
+		if r.Suffix {
+			continue
+		}
+		idx, ok := byDigits[r.Digits]
+		if !ok && ocr {
+			// OCR misread one digit of a known account: take it when only one is that close.
+			matches := 0
+			for d, i := range byDigits {
+				if oneDigitApart(d, r.Digits) {
+					idx = i
+					matches++
+				}
+			}
+			ok = matches == 1
+		}
+		if !ok {
+			continue
+		}
+		if _, ok := first[idx]; !ok {
+			first[idx] = r
+		}
+		count[idx]++
+		if best < 0 || count[idx] > count[best] {
+			best = idx
+		}
+	}
+	if best >= 0 {
+		r := first[best]
+		return best, fmt.Sprintf("%q printed on the page after %q", r.Printed, r.Label)
+	}
+	for _, r := range refs {
+		if !r.Suffix {
+			continue
+		}
+		match := -1
+		for _, a := range accounts {
+			if strings.HasSuffix(stage.Digits(a.AccountNumber), r.Digits) {
+				if match >= 0 {
+					match = -2 // ambiguous
+					break
+				}
+				match = a.Index
+			}
+		}
+		if match >= 0 {
+			return match, fmt.Sprintf("%q matches the last digits of account %d", r.Label, match)
+		}
+	}
+	return -1, ""
+}

@@ -1,0 +1,29 @@
+package rules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"testing"
+)
+
+// rulesDigest is the digest of the rule sources that Version was set for.
+const rulesDigest = "3240cd38ecb3912f"
+
+// TestRulesVersion makes a change to the rules visible to the cache: results made by other
+// rules must be recomputed, so Version has to change with the rule sources.
+func TestRulesVersion(t *testing.T) {
+	h := sha256.New()
+	for _, f := range []string{"fields.go", "splitter.go", "extractor.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Write(b)
+	}
+	got := hex.EncodeToString(h.Sum(nil))[:16]
+	if got != rulesDigest {
+		t.Errorf("the rule sources changed (digest %s, recorded %s): bump Version in version.go, then set rulesDigest in version_test.go to %s",
+			got, rulesDigest, got)
+	}
+}

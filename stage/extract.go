@@ -1,0 +1,50 @@
+package stage
+
+import "context"
+
+// Extractor reads the schema's fields from one page (stage 4). The built-in rules extractor
+// is the default; an LLM extractor implements the same interface.
+type Extractor interface {
+	// Extract returns the fields printed on the page. A field not on the page is absent.
+	Extract(ctx context.Context, in ExtractInput) (Extraction, error)
+	// Version names the extractor and everything that changes its output (kind, model,
+	// prompt, schema), for cache versions.
+	Version() string
+	// Name is the short name recorded with each result ("rules", "llm:gpt-4o-mini").
+	Name() string
+}
+
+// ExtractInput is one page to read.
+type ExtractInput struct {
+	DocID         string
+	Page          int
+	Text          string
+	Source        string
+	AccountIndex  int
+	AccountNumber string
+}
+
+// Extraction is what an extractor read on a page.
+type Extraction struct {
+	Fields Fields
+	// Extractor is the name of what produced the fields (it may differ from the configured
+	// extractor's when a fallback answered).
+	Extractor string
+	// Tokens spent, when the extractor is a model.
+	PromptTokens     int
+	CompletionTokens int
+	// Flags note values that were dropped or repaired, for review.
+	Flags []string
+}
+
+// Fields are the extracted values of one page, keyed by schema field name. A field not
+// printed on the page is absent.
+type Fields map[string]any
+
+// The default schema's fields.
+const (
+	FieldAccountNumber  = "Account_Number"
+	FieldAccountHolders = "Account_Holders"
+	FieldPhoneNumber    = "Phone_Number"
+	FieldAddress        = "Address"
+)

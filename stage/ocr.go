@@ -1,0 +1,65 @@
+package stage
+
+import (
+	"context"
+	"image"
+	"strings"
+)
+
+// OCREngine reads the text of a rendered page. It is C code (Tesseract) behind a small
+// interface so that it can move into a supervised worker process without touching the stages.
+type OCREngine interface {
+	// Recognize reads img, rendered at dpi. The words come back with boxes in pixels.
+	Recognize(ctx context.Context, img *image.Gray, dpi int) (OCRPage, error)
+	// Version names the engine and its language for cache versions ("tesseract-5.3.0/eng").
+	Version() string
+	Close() error
+}
+
+// OCRPage is what the engine read on a page.
+type OCRPage struct {
+	Words []OCRWord
+}
+
+// OCRWord is one recognised word; Line groups the words Tesseract put on one text line.
+type OCRWord struct {
+	Span
+	Line       int
+	Confidence float64
+}
+
+// Text lays the words out as layout text, straightening a slightly rotated scan first. Specks
+// of dust come back from Tesseract as stray marks ("‘", "°", ":"), alone or stuck to a word:
+// marks that are not words are dropped, and stray quote and degree marks are trimmed off
+// the ends of words.
+func (p OCRPage) Text() string {
+	spans := make([]Span, 0, len(p.Words))
+	lines := make([]int, 0, len(p.Words))
+	for _, w := range p.Words {
+		w.Text = strings.Trim(w.Text, strayMarks)
+		if AlnumCount(w.Text) == 0 && (w.Confidence < 60 || strings.Trim(w.Text, ".,:;'-_~") == "") {
+			continue
+		}
+		spans = append(spans, w.Span)
+		lines = append(lines, w.Line)
+		spans[len(spans)-1].Text = w.Text
+	}
+	return LayoutText(deskew(spans, lines))
+}
+
+// strayMarks are characters that at the edge of an OCR'd word are noise, not print.
+const strayMarks = "‘’`´°~^*«»“”„_"
+
+// Confidence is the mean word confidence (0-100) weighted by word length; 0 with no words.
+func (p OCRPage) Confidence() float64 {
+	var sum, n float64
+	for _, w := range p.Words {
+		l := float64(len([]rune(w.Text)))
+		sum += w.Confidence * l
+		n += l
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / n
+}

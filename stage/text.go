@@ -1,0 +1,113 @@
+package stage
+
+import (
+	"context"
+	"fmt"
+	"unicode"
+)
+
+// PageText is stage 1's answer for one page.
+type PageText struct {
+	Page       int     `json:"page"`
+	Text       string  `json:"text"`
+	Source     string  `json:"source"`
+	Confidence float64 `json:"confidence"`
+	Width      float64 `json:"width"`
+	Height     float64 `json:"height"`
+	// Why the source was chosen ("text layer: 1234 characters", "no text layer").
+	Reason string `json:"reason,omitempty"`
+}
+
+// Where a page's text came from.
+const (
+	SourceTextLayer = "text_layer"
+	SourceOCR       = "ocr"
+)
+
+// The text-layer rule. A page keeps its embedded text when all of these hold:
+//   - it has at least minTextLayerChars letters and digits (a page number or a fax header
+//     alone is not a page's text);
+//   - at least 90% of its visible characters are letters, digits, punctuation or symbols
+//     people type (a font without a usable Unicode map comes out as U+FFFD, control or
+//     private-use characters);
+//   - it is not a scan: when images cover more than half of the page, the text must be
+//     substantial (denseTextChars letters and digits), as an OCR'd scan's invisible layer
+//     is; a few words stamped over a scanned image are not the page.
+//
+// Every other page is rendered and read by Tesseract.
+const (
+	minTextLayerChars = 24
+	denseTextChars    = 300
+	// TextLayerVersion names this rule and the layout text for stage 1's cache version.
+	TextLayerVersion = "textrule/1;layout/2"
+)
+
+// JudgeTextLayer applies the text-layer rule to a page's layout text and the share of the page
+// its images cover, and says why.
+func JudgeTextLayer(text string, imageCoverage float64) (bool, string) {
+	alnum, visible, bad := 0, 0, 0
+	for _, r := range text {
+		switch {
+		case unicode.IsSpace(r):
+			continue
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			alnum++
+		case r == unicode.ReplacementChar || unicode.IsControl(r) || unicode.Is(unicode.Co, r):
+			bad++
+		case unicode.IsPunct(r) || unicode.IsSymbol(r):
+		default:
+			bad++
+		}
+		visible++
+	}
+	switch {
+	case alnum < minTextLayerChars:
+		return false, fmt.Sprintf("text layer has %d letters and digits (< %d)", alnum, minTextLayerChars)
+	case bad*10 > visible:
+		return false, fmt.Sprintf("text layer is garbled (%d of %d characters unreadable)", bad, visible)
+	case imageCoverage > 0.5 && alnum < denseTextChars:
+		return false, fmt.Sprintf("images cover %.0f%% of the page and the text layer is sparse (%d letters and digits)", 100*imageCoverage, alnum)
+	}
+	return true, fmt.Sprintf("text layer with %d letters and digits", alnum)
+}
+
+// ReadPage is stage 1 for one page: its text layer when usable, else Tesseract's reading of
+// the page rendered at dpi.
+func ReadPage(ctx context.Context, pdf PDF, n int, ocr OCREngine, dpi int) (PageText, error) {
+	pt := PageText{Page: n}
+	w, h, err := pdf.PageSize(n)
+	if err != nil {
+		return pt, err
+	}
+	pt.Width, pt.Height = w, h
+	tl, err := pdf.TextLayer(n)
+	if err != nil {
+		return pt, err
+	}
+	text := LayoutText(tl.Spans)
+	var coverage float64
+	if w > 0 && h > 0 {
+		coverage = min(1, tl.ImageArea/(w*h))
+	}
+	ok, reason := JudgeTextLayer(text, coverage)
+	if ok {
+		pt.Text, pt.Source, pt.Reason = text, SourceTextLayer, reason
+		return pt, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return pt, err
+	}
+	img, err := pdf.RenderGray(n, dpi)
+	if err != nil {
+		return pt, err
+	}
+	if err := ctx.Err(); err != nil {
+		return pt, err
+	}
+	res, err := ocr.Recognize(ctx, img, dpi)
+	if err != nil {
+		return pt, fmt.Errorf("OCR page %d: %w", n, err)
+	}
+	pt.Text, pt.Source, pt.Confidence, pt.Reason = res.Text(), SourceOCR, res.Confidence(), reason+"; OCR"
+	return pt, nil
+}
