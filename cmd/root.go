@@ -16,7 +16,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/idp/idp/tesseract"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -26,10 +25,6 @@ var version = "dev"
 
 // Execute runs the command line and exits with its status.
 func Execute() {
-	if err := tesseract.ReexecWithOMPLimit(); err != nil {
-		fmt.Fprintln(os.Stderr, "idp:", err)
-		os.Exit(1)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := NewRootCommand()
@@ -117,6 +112,7 @@ IDP_OCR_DPI, and so on. A flag on the command line wins over the environment.`,
 		newCacheCommand(g),
 		newEvalCommand(g),
 		newVersionCommand(),
+		newWorkerCommand(),
 	)
 	return root
 }

@@ -5,18 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/idp/idp/mupdf"
 	"github.com/idp/idp/pipeline"
 	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
-	"github.com/idp/idp/tesseract"
 )
 
 type statusOptions struct {
@@ -70,7 +67,7 @@ func runStatus(ctx context.Context, o *statusOptions, doc string, out io.Writer)
 	defer db.Close()
 	// Offline: a processor over the read-only database answers from what is stored.
 	proc, err := pipeline.New(pipeline.Config{}, pipeline.Deps{
-		DB: db, Files: store.NewDirBlob(o.dataDir), Renderer: mupdf.Renderer{}, OCR: offlineOCR{},
+		DB: db, Files: store.NewDirBlob(o.dataDir), Reader: offlineReader{},
 	})
 	if err != nil {
 		return err
@@ -92,13 +89,18 @@ func runStatus(ctx context.Context, o *statusOptions, doc string, out io.Writer)
 	return enc.Encode(map[string]any{"success": true, "status": st, "server": "not running"})
 }
 
-// offlineOCR stands in for Tesseract where nothing is recognised, only versions compared.
-type offlineOCR struct{}
+// offlineReader stands in for the worker pool where nothing is read, only versions compared.
+type offlineReader struct{}
 
-func (offlineOCR) Recognize(context.Context, *image.Gray, int) (stage.OCRPage, error) {
-	return stage.OCRPage{}, errors.New("no OCR in an offline status")
+var errOffline = errors.New("no reading in an offline status")
+
+func (offlineReader) Inspect(context.Context, stage.Doc, stage.InspectOptions) (stage.DocInfo, error) {
+	return stage.DocInfo{}, errOffline
 }
-func (offlineOCR) Version() string {
-	return tesseract.Version(pipeline.DefaultConfig().OCRLang)
+func (offlineReader) ReadPage(context.Context, stage.Doc, stage.PageRequest) (stage.PageText, error) {
+	return stage.PageText{}, errOffline
 }
-func (offlineOCR) Close() error { return nil }
+func (offlineReader) RenderPNG(context.Context, stage.Doc, int, int) ([]byte, error) {
+	return nil, errOffline
+}
+func (offlineReader) Version() string { return engines().Version(pipeline.DefaultConfig().OCRLang) }

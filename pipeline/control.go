@@ -84,6 +84,14 @@ func (p *Processor) cancelActive(id string) {
 	<-a.done
 }
 
+// SetPassword gives the password of an encrypted document, for its next run (a reprocess
+// after "encrypted: a password is needed"). It is kept in memory only, while the process
+// runs: never in the database, the bucket or a log.
+func (p *Processor) SetPassword(id, password string) {
+	p.keys.set(id, password)
+	p.plans.forget(id)
+}
+
 // Delete removes a document: its running try, its queue entry, its records and cache, its
 // original file and rendered page images.
 func (p *Processor) Delete(ctx context.Context, id string) error {
@@ -91,6 +99,8 @@ func (p *Processor) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("%q: %w", id, store.ErrInvalidID)
 	}
 	p.cancelActive(id)
+	p.keys.forget(id)
+	p.plans.forget(id)
 	err := p.db.Update(ctx, func(tx *store.Tx) error {
 		if _, err := tx.Document(id); err != nil {
 			return err
@@ -122,6 +132,7 @@ func (p *Processor) Delete(ctx context.Context, id string) error {
 // priority.
 func (p *Processor) Reprocess(ctx context.Context, id, from string) error {
 	p.cancelActive(id)
+	p.plans.forget(id)
 	err := ResetDocument(ctx, p.db, p.queue, id, from)
 	if err != nil {
 		return err
@@ -171,6 +182,9 @@ func ResetDocument(ctx context.Context, db *store.DB, q store.Queue, id, from st
 		d.Attempts = 0
 		d.Error = ""
 		d.Stage = ""
+		if first == 0 {
+			d.Warnings, d.FailedPages = nil, nil
+		}
 		d.FinishedAt = nil
 		d.Priority = store.PriorityHigh
 		if err := tx.PutDocument(&d); err != nil {

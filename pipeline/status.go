@@ -23,6 +23,10 @@ type DocStatus struct {
 	Attempts       int                    `json:"attempts"`
 	Priority       int                    `json:"priority"`
 	QueuePosition  *int                   `json:"queue_position,omitempty"`
+	// Warnings and FailedPages: what stage 1 found wrong with the file without stopping it,
+	// and the pages it could not read (quarantined), with why.
+	Warnings    []string           `json:"warnings,omitempty"`
+	FailedPages []stage.FailedPage `json:"failed_pages,omitempty"`
 }
 
 // StageReport is one stage's part of DocStatus.
@@ -47,6 +51,10 @@ func (p *Processor) Status(ctx context.Context, id string) (DocStatus, error) {
 		}
 		st = DocStatus{DocID: id, Status: string(d.Status), TotalPages: d.Pages, Accounts: []stage.Account{},
 			Stages: map[string]StageReport{}, Error: d.Error, Attempts: d.Attempts, Priority: int(d.Priority)}
+		st.Warnings = d.Warnings
+		for _, f := range d.FailedPages {
+			st.FailedPages = append(st.FailedPages, stage.FailedPage{Page: f.Page, Reason: f.Reason})
+		}
 		if pos, _, ok := p.queue.Position(tx, id); ok {
 			st.QueuePosition = &pos
 		}
