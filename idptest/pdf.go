@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"compress/zlib"
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-pdf/fpdf"
+
+	"github.com/idp/idp/mupdf"
 )
 
 // RawPage is one page of a PDF written object by object, for inputs no PDF library would
@@ -19,6 +24,8 @@ type RawPage struct {
 	// Content is the page's content stream; it draws the images as /Im0, /Im1, ...
 	Content string
 	Images  []RawImage
+	// Text lines are printed in Helvetica 12 pt from the top left, before Content.
+	Text []string
 }
 
 // RawImage is an 8-bit gray image XObject. Its stream holds Data (Flate-compressed), which
@@ -73,9 +80,16 @@ func RawPDF(pages ...RawPage) []byte {
 		for j, id := range imgs[i] {
 			xobj = append(xobj, fmt.Sprintf("/Im%d %d 0 R", j, id))
 		}
-		obj(po[i].page, fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %g %g] /Resources << /XObject << %s >> >> /Contents %d 0 R >>",
+		obj(po[i].page, fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %g %g] /Resources << /XObject << %s >> "+
+			"/Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> /Contents %d 0 R >>",
 			w, h, strings.Join(xobj, " "), po[i].content), nil)
-		c := deflate([]byte(p.Content))
+		var content strings.Builder
+		for j, line := range p.Text {
+			line = strings.NewReplacer(`\`, `\\`, "(", `\(`, ")", `\)`).Replace(line)
+			fmt.Fprintf(&content, "BT /F1 12 Tf 72 %g Td (%s) Tj ET\n", h-72-float64(j)*16, line)
+		}
+		content.WriteString(p.Content)
+		c := deflate([]byte(content.String()))
 		obj(po[i].content, fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>", len(c)), c)
 		for j, img := range p.Images {
 			d := deflate(img.Data)
@@ -132,4 +146,37 @@ func TextPDF(t testing.TB, gray int, user, owner string, pages ...[]string) []by
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// Scanned is page n of pdf as a scan of it: drawn at dpi in gray (by MuPDF), with a
+// scanner's independent noise of about sigma levels and paper a little darker than white,
+// stored as the page's only image. No text layer survives. (The packet generator has its
+// own scanner; this one is plainer, for pages a test builds.)
+func Scanned(t testing.TB, pdf []byte, n, dpi int, sigma float64, seed uint64) RawPage {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "to-scan.pdf")
+	if err := os.WriteFile(path, pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := mupdf.Renderer{}.Open(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer doc.Close()
+	w, h, err := doc.PageSize(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := doc.RenderGray(n, dpi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(seed, 2))
+	for i, v := range img.Pix {
+		f := float64(v)*0.94 + r.NormFloat64()*sigma // paper at about 240
+		img.Pix[i] = uint8(min(255, max(0, f+0.5)))
+	}
+	b := img.Bounds()
+	return RawPage{W: w, H: h, Content: fmt.Sprintf("q %g 0 0 %g 0 0 cm /Im0 Do Q", w, h),
+		Images: []RawImage{{Width: b.Dx(), Height: b.Dy(), Data: img.Pix}}}
 }

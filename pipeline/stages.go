@@ -204,13 +204,10 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc *store.Document) ([]
 			p.counters.page(stage.OCRExtraction, "quarantined", 1)
 			p.log.Warn(fmt.Sprintf("OCR'd page %d for %s: quarantined", page, id), "doc_id", id, "page", page, "reason", pt.Error)
 		default:
-			source := pt.Source
-			if pt.Blank {
-				source = "blank"
-			}
 			p.counters.page(stage.OCRExtraction, "done", 1)
-			p.counters.source(source)
-			p.log.Info(fmt.Sprintf("OCR'd page %d for %s", page, id), "doc_id", id, "page", page, "source", source, "confidence", round1(pt.Confidence))
+			p.counters.source(pt.Source, pt.Blank)
+			p.log.Info(fmt.Sprintf("OCR'd page %d for %s", page, id), "doc_id", id, "page", page, "source", pt.Source,
+				"blank", pt.Blank, "confidence", round1(pt.Confidence))
 		}
 		p.pageDone(id, stage.OCRExtraction, page, sp)
 		return nil

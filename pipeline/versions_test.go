@@ -29,7 +29,9 @@ func (namedReader) Version() string { return "mupdf-T;tesseract-T/eng" }
 // TestCacheVersionsDoNotMove pins the cache versions the default configuration writes, with the
 // rules and with a model. A cached record is served only when its version is the running one,
 // so a change here makes every cached result in every deployment stale: it must be deliberate
-// (a change of what a stage produces), never a side effect of moving code.
+// (a change of what a stage produces), never a side effect of moving code. The last change:
+// ocr/1 -> ocr/2 (blank pages are not OCR'd, pages that fail alone are quarantined, a page's
+// contrast is stretched before OCR), which moves every later stage's digest.
 func TestCacheVersionsDoNotMove(t *testing.T) {
 	x, err := llm.NewExtractor(func() llm.Config {
 		c := llmtest.NewServer(t).Config(nil)
@@ -46,16 +48,16 @@ func TestCacheVersionsDoNotMove(t *testing.T) {
 		want      map[string]string
 	}{
 		{"rules", rules.Splitter{}, rules.Extractor{}, map[string]string{
-			stage.OCRExtraction:    "ocr/2;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2;blank/1",
-			stage.AccountSplitting: "split/1;split-rules/6;in=c8ca6b81e422",
-			stage.PageAnalysis:     "analysis/1;split-rules/6;in=9644ef9390eb",
-			stage.LLMExtraction:    "extract/1;extract-rules/6;schema=default;in=b58b7814781f",
+			stage.OCRExtraction:    "ocr/2;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2;blank/1;stretch/1",
+			stage.AccountSplitting: "split/1;split-rules/6;in=3413c0a9bb57",
+			stage.PageAnalysis:     "analysis/1;split-rules/6;in=f705c373c71f",
+			stage.LLMExtraction:    "extract/1;extract-rules/6;schema=default;in=1a38063ab10e",
 		}},
 		{"model", llm.NewSplitter(x), x, map[string]string{
-			stage.OCRExtraction:    "ocr/2;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2;blank/1",
-			stage.AccountSplitting: "split/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/6;in=c8ca6b81e422",
-			stage.PageAnalysis:     "analysis/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/6;in=3d9c37756a36",
-			stage.LLMExtraction:    "extract/1;llm/1;model=m;prompt=c55e18ac4de9;schema=4478ebb446b4;format=auto;ground/1;in=6f53d881cc35",
+			stage.OCRExtraction:    "ocr/2;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2;blank/1;stretch/1",
+			stage.AccountSplitting: "split/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/6;in=3413c0a9bb57",
+			stage.PageAnalysis:     "analysis/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/6;in=56ffc407a3e1",
+			stage.LLMExtraction:    "extract/1;llm/1;model=m;prompt=c55e18ac4de9;schema=4478ebb446b4;format=auto;ground/1;in=50591ef0c17d",
 		}},
 	}
 	for _, tt := range tests {

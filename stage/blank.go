@@ -22,8 +22,9 @@ const (
 	strokeInches  = 0.01
 	inkAreaInches = 1.0 / 30
 	marginInches  = 1.0 / 8
-	// BlankVersion names the rule for stage 1's cache version.
-	BlankVersion = "blank/1"
+	// BlankVersion names the rule, and the contrast stretch before OCR, for stage 1's cache
+	// version.
+	BlankVersion = "blank/1;stretch/1"
 )
 
 // Blank reports whether img, a page rendered at dpi, has nothing printed on it.
@@ -57,11 +58,13 @@ func Blank(img *image.Gray, dpi int) bool {
 	bmax := make([]uint8, bw*bh)
 	for y := range h {
 		row := img.Pix[y*img.Stride : y*img.Stride+w]
-		brow := bmax[(y/bs)*bw:]
-		for x, v := range row {
-			if v > brow[x/bs] {
-				brow[x/bs] = v
+		brow := bmax[(y/bs)*bw : (y/bs+1)*bw]
+		for bx := range brow {
+			m := brow[bx]
+			for _, v := range row[bx*bs : min(bx*bs+bs, w)] {
+				m = max(m, v)
 			}
+			brow[bx] = m
 		}
 	}
 	// A page dark all over (a black sheet, a photograph) is not blank, though no stroke
@@ -93,14 +96,18 @@ func Blank(img *image.Gray, dpi int) bool {
 
 	// Ink: runs of dark pixels at least `run` long, across or down (a vertical stroke one
 	// pixel wide is found down its column), counted in one pass over the rows.
-	ink := 0
+	ink, limit := 0, 0
 	down := make([]int, w) // the dark run ending at each column on the row above
 	for y := margin; y < h-margin; y++ {
 		row := img.Pix[y*img.Stride : y*img.Stride+w]
 		prow := paper[(y/bs)*bw:]
 		across := 0
 		for x := margin; x < w-margin; x++ {
-			if int(row[x])+inkContrast < int(prow[x/bs]) {
+			if x%bs == 0 || x == margin {
+				// A pixel is ink below this level: the paper of its block, less the contrast.
+				limit = int(prow[x/bs]) - inkContrast
+			}
+			if int(row[x]) < limit {
 				across++
 				down[x]++
 				continue
@@ -126,4 +133,45 @@ func Blank(img *image.Gray, dpi int) bool {
 		}
 	}
 	return ink < need
+}
+
+// Stretch spreads the gray levels of a page rendered at dpi so that its darkest ink is black
+// and its paper white, before Tesseract reads it. Tesseract thresholds a page with one level
+// for the whole page (Otsu); on a page of faint print (a light gray line on a gray scanned
+// sheet) that level falls in the paper's noise and the print is lost. Stretched, with the
+// paper's noise clipped at white, the print stands apart. The ink level is that of the
+// darkest inkAreaInches square of pixels (a few stray dark specks do not set it); a page with
+// black print and white paper is left almost as it was.
+func Stretch(img *image.Gray, dpi int) {
+	var hist [256]int
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	for y := range h {
+		for _, v := range img.Pix[y*img.Stride : y*img.Stride+w] {
+			hist[v]++
+		}
+	}
+	need := max(4, int(inkAreaInches*float64(dpi)*inkAreaInches*float64(dpi)+0.5))
+	ink, paper, n := -1, -1, 0
+	for v, c := range hist {
+		n += c
+		if ink < 0 && n >= need {
+			ink = v
+		}
+		if paper < 0 && 2*n >= w*h {
+			paper = v
+		}
+	}
+	if paper-ink < inkContrast || (ink == 0 && paper == 255) {
+		return
+	}
+	var lut [256]uint8
+	for v := range lut {
+		lut[v] = uint8(min(255, max(0, (v-ink)*255/(paper-ink))))
+	}
+	for y := range h {
+		row := img.Pix[y*img.Stride : y*img.Stride+w]
+		for i, v := range row {
+			row[i] = lut[v]
+		}
+	}
 }

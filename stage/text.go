@@ -128,6 +128,7 @@ func ReadPage(ctx context.Context, pdf PDF, ocr OCREngine, req PageRequest) (Pag
 	if err := ctx.Err(); err != nil {
 		return pt, err
 	}
+	Stretch(img, req.DPI)
 	res, err := ocr.Recognize(ctx, img, req.DPI)
 	if err != nil {
 		if ctx.Err() != nil {
