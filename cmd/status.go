@@ -100,7 +100,7 @@ func (offlineReader) Inspect(context.Context, stage.Doc, stage.InspectOptions) (
 func (offlineReader) ReadPage(context.Context, stage.Doc, stage.PageRequest) (stage.PageText, error) {
 	return stage.PageText{}, errOffline
 }
-func (offlineReader) RenderPNG(context.Context, stage.Doc, int, int) ([]byte, error) {
+func (offlineReader) RenderPNG(context.Context, stage.Doc, stage.PageRequest) ([]byte, error) {
 	return nil, errOffline
 }
 func (offlineReader) Version() string { return engines().Version(pipeline.DefaultConfig().OCRLang) }

@@ -228,7 +228,7 @@ func (p *Processor) PageImage(ctx context.Context, id string, page, dpi int) ([]
 		return nil, &stage.PageError{Page: page, Reason: "it is too large to draw under --max-page-pixels"}
 	}
 	b, err := shared(ctx, p, key, func(ctx context.Context) ([]byte, error) {
-		return p.reader.RenderPNG(ctx, p.docRef(id, path), page, draw)
+		return p.reader.RenderPNG(ctx, p.docRef(id, path), stage.PageRequest{Page: page, DPI: draw, MaxImagePixels: p.cfg.MaxImagePixels})
 	})
 	if err != nil {
 		return nil, err

@@ -172,14 +172,14 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestCorpus runs every real PDF of testdata/corpus (from other projects; see its README):
-// the valid ones complete, except the password-protected one, which fails as encrypted; the
-// malformed ones complete (MuPDF repairs many) or fail with a reason, in time, and the
-// processor carries on.
+// TestCorpus runs every valid PDF of testdata/corpus (from other projects; see its README):
+// each completes, except the password-protected one, which fails as encrypted, and the
+// processor carries on. (The malformed ones go through `idp serve` in cmd's
+// TestServeBadCorpus.)
 func TestCorpus(t *testing.T) {
 	root := filepath.Join("..", "testdata", "corpus")
-	files, err := filepath.Glob(filepath.Join(root, "*", "*.pdf"))
-	if err != nil || len(files) < 70 {
+	files, err := filepath.Glob(filepath.Join(root, "good", "*.pdf"))
+	if err != nil || len(files) < 25 {
 		t.Fatalf("corpus: %d files, %v", len(files), err)
 	}
 	e := idptest.NewEnv(t, "", pipeline.Config{DocTimeout: 3 * time.Minute, PageTimeout: time.Minute}, nil)
@@ -192,11 +192,7 @@ func TestCorpus(t *testing.T) {
 		}
 		sub, err := e.Proc.Submit(context.Background(), filepath.Base(f), bytes.NewReader(data), pipeline.SubmitOptions{})
 		if err != nil {
-			// Refused at the door (qpdf-bad1.pdf is five bytes, no header): that is a clear
-			// failure too.
-			if !errors.Is(err, pipeline.ErrNotPDF) || !strings.Contains(f, "bad") {
-				t.Errorf("%s: submit: %v", f, err)
-			}
+			t.Errorf("%s: submit: %v", f, err)
 			continue
 		}
 		ids[f] = sub.Document.ID
@@ -214,14 +210,8 @@ func TestCorpus(t *testing.T) {
 			if d.Status != store.StatusFailed || !strings.Contains(d.Error, "encrypted") {
 				t.Errorf("%s: %s %q, want failed as encrypted", rel, d.Status, d.Error)
 			}
-		case strings.HasPrefix(rel, "good"):
-			if d.Status != store.StatusCompleted {
-				t.Errorf("%s: %s %q, want completed", rel, d.Status, d.Error)
-			}
-		default:
-			if d.Status == store.StatusFailed && strings.TrimSpace(d.Error) == "" {
-				t.Errorf("%s: failed without a reason", rel)
-			}
+		case d.Status != store.StatusCompleted:
+			t.Errorf("%s: %s %q, want completed", rel, d.Status, d.Error)
 		}
 		if d.Status == store.StatusCompleted {
 			completed++

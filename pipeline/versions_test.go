@@ -21,7 +21,7 @@ func (namedReader) Inspect(context.Context, stage.Doc, stage.InspectOptions) (st
 func (namedReader) ReadPage(context.Context, stage.Doc, stage.PageRequest) (stage.PageText, error) {
 	panic("not called")
 }
-func (namedReader) RenderPNG(context.Context, stage.Doc, int, int) ([]byte, error) {
+func (namedReader) RenderPNG(context.Context, stage.Doc, stage.PageRequest) ([]byte, error) {
 	panic("not called")
 }
 func (namedReader) Version() string { return "mupdf-T;tesseract-T/eng" }

@@ -17,8 +17,9 @@ type Reader interface {
 	// ReadPage is stage 1 for one page (ReadPage over the engines). An error that is the
 	// page's alone is a *PageError.
 	ReadPage(ctx context.Context, doc Doc, req PageRequest) (PageText, error)
-	// RenderPNG draws a page in gray at dpi, as a PNG.
-	RenderPNG(ctx context.Context, doc Doc, page, dpi int) ([]byte, error)
+	// RenderPNG draws page req.Page in gray at req.DPI, as a PNG (refused, like ReadPage, when
+	// it draws an image declared larger than req.MaxImagePixels).
+	RenderPNG(ctx context.Context, doc Doc, req PageRequest) ([]byte, error)
 	// Version names the engines for cache versions ("mupdf-1.24.9;tesseract-5.3.0/eng").
 	Version() string
 }
@@ -70,10 +71,10 @@ type Size struct {
 	Error string  `json:"error,omitempty"`
 }
 
-// PageRequest is one page to read.
+// PageRequest is one page to read or draw.
 type PageRequest struct {
 	Page int `json:"page"`
-	// DPI is the resolution the page is rendered at when it is OCR'd.
+	// DPI is the resolution the page is rendered at (to be OCR'd, or drawn).
 	DPI int `json:"dpi"`
 	// MaxImagePixels refuses a page that draws an image declared larger than this many
 	// pixels, before any image is decoded (0: no limit).

@@ -90,15 +90,8 @@ func ReadPage(ctx context.Context, pdf PDF, ocr OCREngine, req PageRequest) (Pag
 		return pt, pageErr(err)
 	}
 	pt.Width, pt.Height = w, h
-	if req.MaxImagePixels > 0 {
-		iw, ih, err := pdf.LargestImage(n)
-		if err != nil {
-			return pt, pageErr(err)
-		}
-		if iw*ih > float64(req.MaxImagePixels) {
-			return pt, &PageError{Page: n, Reason: fmt.Sprintf("it draws an image of %.0f x %.0f pixels (%.0f million); the limit is %.0f million (--max-image-pixels)",
-				iw, ih, iw*ih/1e6, float64(req.MaxImagePixels)/1e6)}
-		}
+	if err := CheckImages(pdf, n, req.MaxImagePixels); err != nil {
+		return pt, err
 	}
 	tl, err := pdf.TextLayer(n)
 	if err != nil {
@@ -138,4 +131,22 @@ func ReadPage(ctx context.Context, pdf PDF, ocr OCREngine, req PageRequest) (Pag
 	}
 	pt.Text, pt.Source, pt.Confidence, pt.Reason = res.Text(), SourceOCR, res.Confidence(), reason+"; OCR"
 	return pt, nil
+}
+
+// CheckImages refuses page n (a *PageError) when it draws an image declared larger than
+// maxPixels (0: no limit), before any image is decoded: a few hundred bytes of PDF can declare
+// an image of ten billion pixels, which MuPDF would try to decode.
+func CheckImages(pdf PDF, n int, maxPixels int64) error {
+	if maxPixels <= 0 {
+		return nil
+	}
+	w, h, err := pdf.LargestImage(n)
+	if err != nil {
+		return &PageError{Page: n, Reason: err.Error(), Err: err}
+	}
+	if w*h > float64(maxPixels) {
+		return &PageError{Page: n, Reason: fmt.Sprintf("it draws an image of %.0f x %.0f pixels (%.0f million); the limit is %.0f million (--max-image-pixels)",
+			w, h, w*h/1e6, float64(maxPixels)/1e6)}
+	}
+	return nil
 }

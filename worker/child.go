@@ -77,7 +77,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, eng Engines) error 
 			pt, err = local.ReadPage(ctx, req.Doc.doc(), *req.Page)
 			resp.Text = &pt
 		case req.Op == opRender && req.Render != nil:
-			resp.PNG, err = local.RenderPNG(ctx, req.Doc.doc(), req.Render.Page, req.Render.DPI)
+			resp.PNG, err = local.RenderPNG(ctx, req.Doc.doc(), *req.Render)
 		default:
 			err = fmt.Errorf("worker: unknown request %q", req.Op)
 		}

@@ -159,17 +159,21 @@ func (l *Local) ReadPage(ctx context.Context, doc stage.Doc, req stage.PageReque
 }
 
 // RenderPNG implements stage.Reader.
-func (l *Local) RenderPNG(ctx context.Context, doc stage.Doc, page, dpi int) ([]byte, error) {
+func (l *Local) RenderPNG(ctx context.Context, doc stage.Doc, req stage.PageRequest) ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	pdf, err := l.pdf(doc)
 	if err != nil {
 		return nil, err
 	}
+	page := req.Page
 	if page < 0 || page >= pdf.NumPages() {
 		return nil, fmt.Errorf("page %d of a %d-page document", page, pdf.NumPages())
 	}
-	img, err := pdf.RenderGray(page, dpi)
+	if err := stage.CheckImages(pdf, page, req.MaxImagePixels); err != nil {
+		return nil, err
+	}
+	img, err := pdf.RenderGray(page, req.DPI)
 	if err != nil {
 		return nil, &stage.PageError{Page: page, Reason: err.Error(), Err: err}
 	}

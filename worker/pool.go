@@ -373,12 +373,12 @@ func (p *Pool) ReadPage(ctx context.Context, doc stage.Doc, req stage.PageReques
 }
 
 // RenderPNG implements stage.Reader.
-func (p *Pool) RenderPNG(ctx context.Context, doc stage.Doc, page, dpi int) ([]byte, error) {
-	resp, err := p.do(ctx, task{op: opRender, docID: doc.ID, page: page}, request{Op: opRender, Doc: toWire(doc), Render: &renderRequest{Page: page, DPI: dpi}})
+func (p *Pool) RenderPNG(ctx context.Context, doc stage.Doc, req stage.PageRequest) ([]byte, error) {
+	resp, err := p.do(ctx, task{op: opRender, docID: doc.ID, page: req.Page}, request{Op: opRender, Doc: toWire(doc), Render: &req})
 	var dt *diedTwice
 	switch {
 	case errors.As(err, &dt):
-		return nil, &stage.PageError{Page: page, Reason: dt.Error(), Err: dt}
+		return nil, &stage.PageError{Page: req.Page, Reason: dt.Error(), Err: dt}
 	case err != nil:
 		return nil, err
 	case resp.Err != nil:

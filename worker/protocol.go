@@ -32,7 +32,7 @@ type request struct {
 	Hello   *hello                `json:"hello,omitempty"`
 	Inspect *stage.InspectOptions `json:"inspect,omitempty"`
 	Page    *stage.PageRequest    `json:"page,omitempty"`
-	Render  *renderRequest        `json:"render,omitempty"`
+	Render  *stage.PageRequest    `json:"render,omitempty"`
 }
 
 type wireDoc struct {
@@ -52,11 +52,6 @@ type hello struct {
 	MaxMB int `json:"max_mb"`
 	// StartOCR starts the OCR engine at once, so that a missing language fails here.
 	StartOCR bool `json:"start_ocr,omitempty"`
-}
-
-type renderRequest struct {
-	Page int `json:"page"`
-	DPI  int `json:"dpi"`
 }
 
 // response is a worker's answer.
