@@ -34,7 +34,7 @@ func newWorkerCommand() *cobra.Command {
 
 // workerStoreMB bounds MuPDF's cache of decoded resources in a worker: a scan's page images
 // are each drawn once, so a large cache only holds memory.
-const workerStoreMB = 64
+const workerStoreMB = 16
 
 // engines are the C engines a worker process runs: MuPDF and Tesseract (idptest.Main wires
 // the same for test binaries that run as workers).
@@ -43,6 +43,7 @@ func engines() worker.Engines {
 		Renderer:   mupdf.Renderer{},
 		NewOCR:     func(lang string) (stage.OCREngine, error) { return tesseract.New(lang, 1) },
 		OCRVersion: tesseract.Version,
+		Trim:       tesseract.TrimMemory,
 	}
 }
 

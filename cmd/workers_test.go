@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -232,15 +233,13 @@ func (s *served) wait(ids map[string]string, timeout time.Duration) map[string]d
 // TestServeSurvivesKill9: `idp serve` is killed with -9 ten times at random moments while 20
 // documents process, and started again each time. No document fails, no try is counted, no
 // page cached before a kill is computed again, the workers die with their server, and the
-// log stays JSON throughout.
+// log stays JSON throughout. `make soak` runs it longer (IDP_SOAK_KILLS, IDP_SOAK_DOCS).
 func TestServeSurvivesKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short")
-	}
+	kills, docCount := envInt(t, "IDP_SOAK_KILLS", 10), envInt(t, "IDP_SOAK_DOCS", 20)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	files := map[string][]byte{}
-	for i := range 20 {
+	for i := range docCount {
 		opts := gen.Options{Seed: uint64(300 + i), Accounts: 2 + i%3, MinPages: 24}
 		if i%5 == 4 { // 4 scanned packets keep the workers busy with OCR
 			opts = gen.Options{Seed: uint64(300 + i), Accounts: 2, Scanned: true, ScanDPI: 150}
@@ -252,11 +251,11 @@ func TestServeSurvivesKill9(t *testing.T) {
 	s := serve(t, data)
 	runs = append(runs, s)
 	ids, refused := s.upload(files)
-	if len(refused) > 0 || len(ids) != 20 {
+	if len(refused) > 0 || len(ids) != docCount {
 		t.Fatalf("uploaded %d, refused %v", len(ids), refused)
 	}
 	resumed := 0
-	for kill := range 10 {
+	for kill := range kills {
 		time.Sleep(time.Duration(300+r.IntN(2200)) * time.Millisecond)
 		s.kill()
 		s = serve(t, data)
@@ -299,7 +298,21 @@ func TestServeSurvivesKill9(t *testing.T) {
 		}
 		run.mu.Unlock()
 	}
-	t.Logf("10 kills, %d of them with documents in flight; %d page results made, %d made twice", resumed, len(first), again)
+	t.Logf("%d kills, %d of them with documents in flight; %d page results made, %d made twice", kills, resumed, len(first), again)
+}
+
+// envInt is the number in the environment variable name, or def.
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
 }
 
 // TestServeBadCorpus: every malformed PDF of the corpus goes through `idp serve`: each ends

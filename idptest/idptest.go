@@ -31,10 +31,11 @@ import (
 // Main is TestMain for packages whose tests run worker processes. Started by a pool (with
 // worker.ChildEnv set), the test binary is a worker process: it serves the pool over its
 // pipes with MuPDF and Tesseract and exits, running no test. Otherwise it restarts with
-// OMP_THREAD_LIMIT=1 (tesseract.ReexecWithOMPLimit) and runs the tests.
+// OMP_THREAD_LIMIT=1 (tesseract.ReexecWithOMPLimit) and runs the tests, or, with
+// InProcessEnv set, processes that file with the engines in process (benchmarks).
 func Main(m *testing.M) {
 	if os.Getenv(worker.ChildEnv) != "" {
-		mupdf.SetStoreLimit(64) // as `idp worker` does
+		mupdf.SetStoreLimit(16) // as `idp worker` does
 		if err := worker.RunChild(Engines()); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -45,6 +46,13 @@ func Main(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	if file := os.Getenv(InProcessEnv); file != "" {
+		if err := runInProcess(file); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
 
@@ -54,6 +62,7 @@ func Engines() worker.Engines {
 		Renderer:   mupdf.Renderer{},
 		NewOCR:     func(lang string) (stage.OCREngine, error) { return tesseract.New(lang, 1) },
 		OCRVersion: tesseract.Version,
+		Trim:       tesseract.TrimMemory,
 	}
 }
 

@@ -104,6 +104,7 @@ type RSSSampler struct {
 
 	mu          sync.Mutex
 	peak        int64
+	peakRoot    int64
 	peakChild   int64
 	samples     int
 	maxChildren int
@@ -137,6 +138,8 @@ func (s *RSSSampler) sample(pid int) {
 		sum += p.RSS
 		if p.PID != pid {
 			s.peakChild = max(s.peakChild, p.RSS, p.HWM)
+		} else {
+			s.peakRoot = max(s.peakRoot, p.RSS)
 		}
 	}
 	s.peak = max(s.peak, sum)
@@ -152,4 +155,11 @@ func (s *RSSSampler) Stop() (tree, child int64, children int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.peak, s.peakChild, s.maxChildren
+}
+
+// Root is the peak resident memory of the tree's root process alone (after Stop).
+func (s *RSSSampler) Root() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peakRoot
 }

@@ -85,6 +85,19 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, eng Engines) error 
 		if err := writeFrame(out, resp); err != nil {
 			return fmt.Errorf("worker: write answer: %w", err)
 		}
+		if resp.PNG != nil || (resp.Text != nil && resp.Text.Source == stage.SourceOCR) {
+			release(eng)
+		}
+	}
+}
+
+// release gives back to the system what a rendered page took and freed: a page's buffers
+// are tens of megabytes, and neither Go's heap nor the C heap returns them soon by itself.
+// It runs after the answer is written, while the server has no page waiting on it.
+func release(eng Engines) {
+	debug.FreeOSMemory()
+	if eng.Trim != nil {
+		eng.Trim()
 	}
 }
 

@@ -21,6 +21,9 @@ type Engines struct {
 	NewOCR func(lang string) (stage.OCREngine, error)
 	// OCRVersion names the OCR engine and lang for cache versions without starting it.
 	OCRVersion func(lang string) string
+	// Trim, when set, gives the C heap's free memory back to the system; a worker calls it
+	// after each page it rendered.
+	Trim func()
 }
 
 // Version is the engines' part of stage 1's cache version ("mupdf-1.24.9;tesseract-5.3.0/eng").
