@@ -58,14 +58,6 @@ func (o *globalOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 func (o *globalOptions) setupLogger(w io.Writer) error {
-	if w == os.Stderr {
-		// Log to a copy of the stderr descriptor: gosseract's Init points descriptor 2
-		// elsewhere for a moment whenever a Tesseract client is made, and a log line that
-		// another goroutine writes then would be lost.
-		if fd, err := syscall.Dup(int(os.Stderr.Fd())); err == nil {
-			w = os.NewFile(uintptr(fd), "stderr")
-		}
-	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)

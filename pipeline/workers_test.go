@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/idp/idp/pipeline"
 	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
+	"github.com/idp/idp/testdata/gen"
 	"github.com/idp/idp/worker"
 )
 
@@ -289,5 +293,55 @@ func TestPassword(t *testing.T) {
 	}
 	if !errors.Is(stage.ErrPasswordWrong, stage.ErrEncrypted) {
 		t.Error("a wrong password is not an encryption error")
+	}
+}
+
+// TestWorkerKilledMidPage: a worker SIGKILLed in the middle of a page of a scanned document
+// fails that page only; it is read again in another worker, the document completes, and no
+// other page is read twice.
+func TestWorkerKilledMidPage(t *testing.T) {
+	var pool *worker.Pool
+	e := idptest.NewEnv(t, "", pipeline.Config{PageWorkers: 1}, func(d *pipeline.Deps) {
+		pool = idptest.NewPool(t, worker.Config{Size: 2, Logger: d.Logger})
+		d.Reader = pool
+	})
+	p := idptest.Generate(t, gen.Options{Seed: 44, Accounts: 2, Scanned: true, ScanDPI: 150})
+	id := e.Submit(t, "scan.pdf", p.PDF, store.PriorityNormal)
+	cpu := map[int]int64{}
+	for _, pr := range idptest.Tree(os.Getpid()) {
+		cpu[pr.PID] = pr.CPU
+	}
+	e.Start(t)
+	// Wait until a page is being OCR'd (a worker has used a tenth of a second of CPU since),
+	// with at least one page done before it, and kill that worker.
+	victim := 0
+	deadline := time.Now().Add(2 * time.Minute)
+	for victim == 0 && time.Now().Before(deadline) {
+		if strings.Count(e.Logs.String(), "OCR'd page") >= 1 {
+			for _, pr := range idptest.Tree(os.Getpid()) {
+				if slices.Contains(pool.Stats().PIDs, pr.PID) && pr.CPU > cpu[pr.PID]+10 {
+					victim = pr.PID
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if victim == 0 {
+		t.Fatal("no worker got busy on a page")
+	}
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	d := e.Wait(t, 3*time.Minute, id)[id]
+	if d.Status != store.StatusCompleted || len(d.FailedPages) != 0 {
+		t.Fatalf("%s %q, failed pages %v", d.Status, d.Error, d.FailedPages)
+	}
+	if s := pool.Stats(); s.Died != 1 || s.Quarantined != 0 {
+		t.Errorf("workers: %+v; want the one killed", s)
+	}
+	for page := range p.Truth.TotalPages {
+		if n := strings.Count(e.Logs.String(), fmt.Sprintf("OCR'd page %d for %s", page, id)); n != 1 {
+			t.Errorf("page %d was read %d times", page, n)
+		}
 	}
 }

@@ -378,3 +378,12 @@ func TestStartFailures(t *testing.T) {
 		})
 	}
 }
+
+func TestWorkerEnv(t *testing.T) {
+	got := worker.WorkerEnvForTest([]string{"PATH=/bin", "AWS_SECRET_ACCESS_KEY=x", "OPENAI_API_KEY=y", "IDP_API_TOKEN=z",
+		"TESSDATA_PREFIX=/t", "LC_ALL=C", "GOMAXPROCS=2", "HOME=/root"})
+	want := []string{"PATH=/bin", "TESSDATA_PREFIX=/t", "LC_ALL=C", "GOMAXPROCS=2", "HOME=/root"}
+	if !slices.Equal(got, want) {
+		t.Errorf("worker environment %q, want %q", got, want)
+	}
+}

@@ -68,7 +68,7 @@ func (p *Pool) start(ctx context.Context, startOCR bool) (*proc, error) {
 	cmd := exec.Command(p.cfg.Command[0], p.cfg.Command[1:]...)
 	// OMP_THREAD_LIMIT: Tesseract would parallelise one page with OpenMP threads; idp
 	// parallelises by page (one worker each). OpenMP reads it before main runs.
-	cmd.Env = append(append(os.Environ(), p.cfg.Env...), ChildEnv+"=1", "OMP_THREAD_LIMIT=1")
+	cmd.Env = append(append(workerEnv(os.Environ()), p.cfg.Env...), ChildEnv+"=1", "OMP_THREAD_LIMIT=1")
 	cmd.ExtraFiles = []*os.File{reqR, ansW} // fd 3 and fd 4
 	w := &proc{pool: p, cmd: cmd, req: reqW, answers: make(chan response, 1), exited: make(chan struct{})}
 	w.out = &lineLog{w: w}
@@ -105,6 +105,24 @@ func (p *Pool) start(ctx context.Context, startOCR bool) (*proc, error) {
 	w.version = resp.Version
 	p.log.Debug("Worker started", "worker", w.pid, "version", resp.Version)
 	return w, nil
+}
+
+// workerEnv is the part of the server's environment a worker gets: what the engines and the Go
+// runtime read, and nothing else. A worker parses untrusted PDFs; the server's secrets (S3
+// credentials, a model's API key) stay out of its reach.
+func workerEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case name == "PATH", name == "HOME", name == "TMPDIR", name == "TESSDATA_PREFIX", name == "LD_LIBRARY_PATH",
+			name == "LANG", strings.HasPrefix(name, "LC_"), name == "TZ",
+			strings.HasPrefix(name, "GO") && name != "GOPROXY", // GODEBUG, GOMAXPROCS, GOGC, GORACE, GOCOVERDIR
+			name == "OMP_THREAD_LIMIT":
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // startTimeout bounds a worker's start (Tesseract loads its language data in it).
