@@ -64,8 +64,9 @@ func variants(b *testing.B, file, data string) map[string]*exec.Cmd {
 
 // BenchmarkWorkers measures what the worker processes cost and what they save: on scanned
 // packets of 10, 100 and 500 pages (IDP_BENCH_PAGES=10,100 to choose), pages per second and
-// the peak resident memory of the whole process tree, for each of the variants, in one run on
-// one machine. It prints and asserts nothing. Run with `make bench`, or alone:
+// the peak resident memory of the whole process tree, for each of the variants
+// (IDP_BENCH_VARIANTS=workers,baseline to choose), in one run on one machine. It prints and
+// asserts nothing. Run with `make bench`, or alone:
 //
 //	go test -run '^$' -bench Workers -benchtime 1x -timeout 60m ./cmd/
 func BenchmarkWorkers(b *testing.B) {
@@ -79,6 +80,10 @@ func BenchmarkWorkers(b *testing.B) {
 			}
 			sizes = append(sizes, n)
 		}
+	}
+	names := []string{"workers", "in-process", "baseline"}
+	if s := os.Getenv("IDP_BENCH_VARIANTS"); s != "" {
+		names = strings.Split(s, ",")
 	}
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("%d-pages", n), func(b *testing.B) {
@@ -96,7 +101,7 @@ func BenchmarkWorkers(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				line := fmt.Sprintf("%d scanned pages:", pages)
-				for _, name := range []string{"workers", "in-process", "baseline"} {
+				for _, name := range names {
 					cmd, ok := variants(b, file, filepath.Join(dir, fmt.Sprint(i)))[name]
 					if !ok {
 						continue
