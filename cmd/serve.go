@@ -19,6 +19,9 @@ type serveOptions struct {
 	proc     processorOptions
 	addr     string
 	apiToken string
+	// allowUnauthenticated lets the API answer without a token on an address other machines
+	// reach; see checkExposure.
+	allowUnauthenticated bool
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
@@ -39,13 +42,22 @@ of the queue), then the database.`,
 		},
 	}
 	o.proc.AddFlags(c.Flags())
-	c.Flags().StringVar(&o.addr, "addr", ":5015", "address of the HTTP API and web UI")
-	c.Flags().StringVar(&o.apiToken, "api-token", "", "when set, every /api call needs Authorization: Bearer <token> (health and metrics stay open)")
+	c.Flags().StringVar(&o.addr, "addr", "127.0.0.1:5015", "address of the HTTP API and web UI (loopback by default; any other address needs --api-token)")
+	c.Flags().StringVar(&o.apiToken, "api-token", "", "when set, every /api call needs Authorization: Bearer <token> (health and metrics stay open); prefer IDP_API_TOKEN, which ps does not show")
+	c.Flags().BoolVar(&o.allowUnauthenticated, "allow-unauthenticated", false, "serve the API without a token on an address that is not loopback (logs a warning at every start)")
 	return c
 }
 
 func runServe(ctx context.Context, o *serveOptions) error {
 	log := o.g.logger
+	// Before anything is opened: a refused start changes nothing.
+	if err := checkExposure(ctx, o.addr, o.apiToken, o.allowUnauthenticated); err != nil {
+		return err
+	}
+	if o.allowUnauthenticated && o.apiToken == "" {
+		log.Warn("Serving the API without authentication (--allow-unauthenticated): anyone who can reach this address can upload, read and delete every document",
+			"addr", o.addr)
+	}
 	a, err := openApp(&o.proc, log)
 	if err != nil {
 		return err
