@@ -80,9 +80,11 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 		acc, rej := s.submitPart(r, part, opts)
 		part.Close()
 		if rej != nil {
+			s.audit(r, auditUpload, "file", rej.FileName, "refused", rej.Error)
 			refused = append(refused, *rej)
 			continue
 		}
+		s.audit(r, auditUpload, "doc_id", acc.DocID, "file", acc.FileName, "existing", acc.Existing, "priority", acc.Priority)
 		accepted = append(accepted, acc)
 	}
 	if len(accepted) == 0 && len(refused) == 0 {
@@ -210,6 +212,7 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request, id string) error
 	if err := s.Processor.Delete(r.Context(), id); err != nil {
 		return err
 	}
+	s.audit(r, auditDelete, "doc_id", id)
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "deleted": id})
 	return nil
 }
@@ -253,6 +256,7 @@ func (s *server) reprocess(w http.ResponseWriter, r *http.Request, id string) er
 	if err := s.Processor.Reprocess(r.Context(), id, from); err != nil {
 		return err
 	}
+	s.audit(r, auditReprocess, "doc_id", id, "from_stage", from)
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "doc_id": id, "from_stage": from, "status": store.StatusQueued})
 	return nil
 }
@@ -271,6 +275,7 @@ func (s *server) force(w http.ResponseWriter, r *http.Request, id string) error 
 	if err != nil {
 		return err
 	}
+	s.audit(r, auditForce, "doc_id", id, "status", res.Status)
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "doc_id": id, "status": res.Status,
 		"queue_position": res.QueuePosition, "message": res.Message})
 	return nil
@@ -296,6 +301,7 @@ func (s *server) restart(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Processor.Restart(context.WithoutCancel(r.Context())); err != nil {
 		return err
 	}
+	s.audit(r, auditRestart)
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "message": "workers restarted; the queue is kept"})
 	return nil
 }

@@ -38,6 +38,8 @@ type Deps struct {
 type server struct {
 	Deps
 	log *slog.Logger
+	// auditLog records who changed what (audit.go).
+	auditLog *slog.Logger
 }
 
 // NewHandler returns the whole HTTP surface of idp.
@@ -52,7 +54,7 @@ func NewHandler(d Deps) http.Handler {
 	if d.MaxUploadBytes <= 0 {
 		d.MaxUploadBytes = d.Processor.Config().MaxFileBytes*4 + 1<<20
 	}
-	s := &server{Deps: d, log: d.Logger.With("component", "http")}
+	s := &server{Deps: d, log: d.Logger.With("component", "http"), auditLog: d.Logger.With("component", "audit")}
 	mux := http.NewServeMux()
 	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.apiOnly(h)) }
 
@@ -91,6 +93,7 @@ func NewHandler(d Deps) http.Handler {
 func (s *server) apiOnly(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.authorized(r) {
+			s.auditDenial(r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="idp"`)
 			replyError(w, http.StatusUnauthorized, "missing or wrong API token")
 			return
