@@ -115,6 +115,8 @@ IDP_OCR_DPI, and so on. A flag on the command line wins over the environment.`,
 		newReprocessCommand(g),
 		newStatusCommand(),
 		newCacheCommand(g),
+		newBackupCommand(),
+		newRestoreCommand(g),
 		newEvalCommand(g),
 		newVersionCommand(),
 	)

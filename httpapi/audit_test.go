@@ -63,6 +63,7 @@ func TestAuditLog(t *testing.T) {
 	}
 	id := uploadedID(t, body)
 	for _, c := range []struct{ method, path string }{
+		{"GET", "/api/backup"},
 		{"POST", "/api/document/" + id + "/force-background-processing"},
 		{"POST", "/api/document/" + id + "/reprocess?from_stage=page_analysis"},
 		{"POST", "/api/background-processor/restart"},
@@ -84,6 +85,12 @@ func TestAuditLog(t *testing.T) {
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("delete with a wrong token: %d", res.StatusCode)
 	}
+	// A refused backup is logged too, though it is a GET.
+	res, err = http.Get(ts.URL + "/api/backup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
 	ts.proc.Stop()
 
 	all := logs.String()
@@ -91,7 +98,12 @@ func TestAuditLog(t *testing.T) {
 		t.Fatal("the token is in the log")
 	}
 	got := map[string]map[string]any{}
+	deniedBackup := false
 	for _, l := range auditLines(t, all) {
+		if l["action"] == "denied" && l["path"] == "/api/backup" {
+			deniedBackup = l["token_sent"] == false
+			continue
+		}
 		got[l["action"].(string)] = l
 		if !strings.HasPrefix(l["remote_addr"].(string), "127.0.0.1:") {
 			t.Errorf("%s: remote_addr %v", l["action"], l["remote_addr"])
@@ -102,6 +114,7 @@ func TestAuditLog(t *testing.T) {
 		"force":     {"doc_id": id, "token_used": true},
 		"reprocess": {"doc_id": id, "from_stage": "page_analysis", "token_used": true},
 		"restart":   {"token_used": true},
+		"backup":    {"token_used": true},
 		"delete":    {"doc_id": id, "token_used": true},
 		"denied":    {"method": "DELETE", "path": "/api/document/" + id, "token_sent": true, "forwarded_for": "203.0.113.7", "level": "WARN"},
 	}
@@ -116,6 +129,13 @@ func TestAuditLog(t *testing.T) {
 				t.Errorf("audit %s: %s = %v, want %v", action, k, l[k], v)
 			}
 		}
+	}
+
+	if !deniedBackup {
+		t.Error("a backup refused for want of the token is not in the audit log")
+	}
+	if b, ok := got["backup"]["bytes"].(float64); !ok || b < 4096 {
+		t.Errorf("backup audit: bytes = %v", got["backup"]["bytes"])
 	}
 
 	// Without a token, the log says none was used.

@@ -77,6 +77,7 @@ func NewHandler(d Deps) http.Handler {
 	api("POST /api/document/{doc_id}/reprocess", s.doc(s.reprocess))
 	api("GET /api/events", s.events)
 	api("GET /api/document/{doc_id}/events", s.events)
+	api("GET /api/backup", s.errs(s.backup))
 	mux.HandleFunc("GET /api/openapi.json", s.openAPI)
 	mux.Handle("/api/", s.apiOnly(func(w http.ResponseWriter, r *http.Request) {
 		replyError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
