@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idp/idp/httpapi"
+	"github.com/idp/idp/pipeline"
 )
 
 type serveOptions struct {
@@ -45,6 +46,8 @@ of the queue), then the database.`,
 	c.Flags().StringVar(&o.addr, "addr", "127.0.0.1:5015", "address of the HTTP API and web UI (loopback by default; any other address needs --api-token)")
 	c.Flags().StringVar(&o.apiToken, "api-token", "", "when set, every /api call needs Authorization: Bearer <token> (health and metrics stay open); prefer IDP_API_TOKEN, which ps does not show")
 	c.Flags().BoolVar(&o.allowUnauthenticated, "allow-unauthenticated", false, "serve the API without a token on an address that is not loopback (logs a warning at every start)")
+	c.Flags().Var(retentionValue{&o.proc.cfg.Retain}, "retain", retainUsage)
+	c.Flags().DurationVar(&o.proc.cfg.RetainEvery, "retain-interval", time.Hour, "with --retain, how often the background sweep runs")
 	return c
 }
 
@@ -53,6 +56,9 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	// Before anything is opened: a refused start changes nothing.
 	if err := checkExposure(ctx, o.addr, o.apiToken, o.allowUnauthenticated); err != nil {
 		return err
+	}
+	if o.proc.cfg.RetainEvery <= 0 {
+		return fmt.Errorf("--retain-interval must be positive")
 	}
 	if o.allowUnauthenticated && o.apiToken == "" {
 		log.Warn("Serving the API without authentication (--allow-unauthenticated): anyone who can reach this address can upload, read and delete every document",
@@ -92,6 +98,10 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	}
 	ready.Store(true)
 	log.Info("idp serving", "addr", ln.Addr().String(), "data_dir", o.proc.dataDir, "version", version)
+	if o.proc.cfg.Retain > 0 {
+		log.Info("Retention on: finished documents are deleted after --retain", "retain", pipeline.FormatRetention(o.proc.cfg.Retain),
+			"interval", o.proc.cfg.RetainEvery)
+	}
 
 	select {
 	case <-ctx.Done():

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/idp/idp/mupdf"
 	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/rules"
 	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 	"github.com/idp/idp/tesseract"
@@ -69,9 +71,7 @@ func runStatus(ctx context.Context, o *statusOptions, doc string, out io.Writer)
 	}
 	defer db.Close()
 	// Offline: a processor over the read-only database answers from what is stored.
-	proc, err := pipeline.New(pipeline.Config{}, pipeline.Deps{
-		DB: db, Files: store.NewDirBlob(o.dataDir), Renderer: mupdf.Renderer{}, OCR: offlineOCR{},
-	})
+	proc, err := offlineProcessor(db, o.dataDir, pipeline.Config{}, nil)
 	if err != nil {
 		return err
 	}
@@ -90,6 +90,15 @@ func runStatus(ctx context.Context, o *statusOptions, doc string, out io.Writer)
 		return err
 	}
 	return enc.Encode(map[string]any{"success": true, "status": st, "server": "not running"})
+}
+
+// offlineProcessor is a processor over db that is never started: it answers from what is
+// stored, and deletes (retention). Nothing is recognised or extracted with it.
+func offlineProcessor(db *store.DB, dataDir string, cfg pipeline.Config, logger *slog.Logger) (*pipeline.Processor, error) {
+	return pipeline.New(cfg, pipeline.Deps{
+		DB: db, Files: store.NewDirBlob(dataDir), Renderer: mupdf.Renderer{}, OCR: offlineOCR{},
+		Splitter: rules.Splitter{}, Extractor: rules.Extractor{}, Logger: logger,
+	})
 }
 
 // offlineOCR stands in for Tesseract where nothing is recognised, only versions compared.

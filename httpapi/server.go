@@ -78,6 +78,7 @@ func NewHandler(d Deps) http.Handler {
 	api("GET /api/events", s.events)
 	api("GET /api/document/{doc_id}/events", s.events)
 	api("GET /api/backup", s.errs(s.backup))
+	api("POST /api/retention/sweep", s.errs(s.sweep))
 	mux.HandleFunc("GET /api/openapi.json", s.openAPI)
 	mux.Handle("/api/", s.apiOnly(func(w http.ResponseWriter, r *http.Request) {
 		replyError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)

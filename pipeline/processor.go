@@ -53,6 +53,11 @@ type Config struct {
 	// pages are then extracted again only when someone opens them. By default they are
 	// queued again at low priority, which with a paid model costs a call per page.
 	KeepStale bool
+	// Retain deletes documents that finished (completed or failed) longer ago, with
+	// everything they own (retention.go); 0 keeps them forever. RetainEvery is how often the
+	// background sweep runs.
+	Retain      time.Duration
+	RetainEvery time.Duration
 }
 
 // DefaultConfig is the configuration of `idp serve` without flags.
@@ -71,6 +76,7 @@ func DefaultConfig() Config {
 		RetryBase:     time.Second,
 		RetryMax:      10 * time.Minute,
 		StopTimeout:   10 * time.Second,
+		RetainEvery:   time.Hour,
 	}
 }
 
@@ -118,6 +124,9 @@ func (c Config) withDefaults() Config {
 	if c.StopTimeout <= 0 {
 		c.StopTimeout = d.StopTimeout
 	}
+	if c.RetainEvery <= 0 {
+		c.RetainEvery = d.RetainEvery
+	}
 	return c
 }
 
@@ -164,6 +173,8 @@ type Processor struct {
 	counters *counters
 	flight   singleflight.Group // page work shared by the background and people waiting
 	started  time.Time
+
+	ret retention // reads through the API, sweep totals (retention.go)
 
 	mu      sync.Mutex
 	run     *runState
@@ -294,6 +305,11 @@ func (p *Processor) Start(ctx context.Context) error {
 			p.worker(rs, i)
 		}()
 	}
+	rs.wg.Add(1)
+	go func() {
+		defer rs.wg.Done()
+		p.housekeep(rs.soft)
+	}()
 	p.run = rs
 	p.running = true
 	p.started = p.now()

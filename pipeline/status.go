@@ -96,6 +96,7 @@ type ProcessorStatus struct {
 	StartedAt     *time.Time        `json:"started_at,omitempty"`
 	UptimeSeconds float64           `json:"uptime_seconds"`
 	Versions      map[string]string `json:"versions"`
+	Retention     RetentionStats    `json:"retention"`
 }
 
 // QueueStatus is the queue part of ProcessorStatus.
@@ -122,6 +123,7 @@ func (p *Processor) ProcessorStatus(ctx context.Context) (ProcessorStatus, error
 		Totals:    p.counters.snapshot(),
 		Versions:  p.Versions(),
 		Active:    p.ActiveDocuments(),
+		Retention: p.RetentionStats(),
 	}
 	for i, n := range qs.ByPriority {
 		st.Queue.ByPriority[PriorityNames[i]] = n

@@ -25,12 +25,13 @@ var (
 	bucketOutbox      = []byte("outbox")      // big-endian sequence -> outboxEntry JSON: blob-tier writes not yet done
 	bucketOutboxKeys  = []byte("outbox_keys") // blob key -> its outbox sequence, so a rewrite moves instead of duplicating
 	bucketSynced      = []byte("synced")      // blob key -> syncedEntry JSON: what the blob tier is known to hold
+	bucketOpened      = []byte("opened")      // doc id -> big-endian Unix nanoseconds: last read through the API (opened.go)
 )
 
 var allBuckets = [][]byte{
 	bucketDocs, bucketQueue, bucketQueueIDs, bucketInflight,
 	bucketProgress, bucketCache, bucketCheckpoints, bucketMeta,
-	bucketOutbox, bucketOutboxKeys, bucketSynced,
+	bucketOutbox, bucketOutboxKeys, bucketSynced, bucketOpened,
 }
 
 // FileName is the name of the database file inside the data directory.

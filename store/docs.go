@@ -205,5 +205,10 @@ func (tx *Tx) DeleteDocument(id string) error {
 			return err
 		}
 	}
+	if b := tx.bucket(bucketOpened); b != nil {
+		if err := b.Delete([]byte(id)); err != nil {
+			return err
+		}
+	}
 	return tx.bucket(bucketDocs).Delete([]byte(id))
 }
