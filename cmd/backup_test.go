@@ -160,18 +160,8 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 			t.Errorf("%s was completed at the backup; after the restore: %+v", id, st)
 		}
 	}
-	deadline = time.Now().Add(3 * time.Minute)
 	for _, id := range ids[2:] {
-		for {
-			st := apiStatus(t, s.url, "", id)
-			if st.Status == "completed" {
-				break
-			}
-			if st.Status == "failed" || time.Now().After(deadline) {
-				t.Fatalf("%s after the restore: %+v", id, st)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitCompletedAPI(t, s.url, "", id, 3*time.Minute)
 	}
 	// The first document is served from the restored records, though its PDF is gone.
 	req, _ := http.NewRequest(http.MethodGet, s.url+"/api/document/"+ids[0]+"/result", nil)

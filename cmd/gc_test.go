@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -167,26 +166,7 @@ func TestServeRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, _ := mw.CreateFormFile("file", "statement.pdf")
-	fw.Write(pdf)
-	mw.Close()
-	res, err := http.Post(s.url+"/api/documents", mw.FormDataContentType(), &body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var up struct {
-		Documents []struct {
-			DocID string `json:"doc_id"`
-		} `json:"documents"`
-	}
-	json.NewDecoder(res.Body).Decode(&up)
-	res.Body.Close()
-	if len(up.Documents) != 1 {
-		t.Fatalf("upload: %d %+v", res.StatusCode, up)
-	}
-	id := up.Documents[0].DocID
+	id := uploadPDF(t, s.url, "statement.pdf", pdf)
 	deadline := time.Now().Add(time.Minute)
 	for !strings.Contains(s.logs.String(), "Retention: deleted "+id) {
 		if time.Now().After(deadline) {
@@ -194,7 +174,7 @@ func TestServeRetention(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	res, err = http.Get(s.url + "/metrics")
+	res, err := http.Get(s.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

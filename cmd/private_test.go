@@ -2,9 +2,11 @@ package cmd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -196,4 +198,50 @@ func TestServeIsPrivateByDefault(t *testing.T) {
 			t.Errorf("no warning about serving without authentication:\n%s", s.logs.String())
 		}
 	})
+}
+
+// uploadPDF posts one PDF to a running server's API and returns its document id.
+func uploadPDF(t *testing.T, base, name string, pdf []byte) string {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("file", name)
+	if err == nil {
+		_, err = fw.Write(pdf)
+	}
+	if err == nil {
+		err = mw.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Post(base+"/api/documents", mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var up struct {
+		Documents []struct {
+			DocID string `json:"doc_id"`
+		} `json:"documents"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&up); err != nil || len(up.Documents) != 1 {
+		t.Fatalf("upload %s: %d %v %+v", name, res.StatusCode, err, up)
+	}
+	return up.Documents[0].DocID
+}
+
+// waitCompletedAPI polls a running server until the document is completed; failed or a
+// timeout fails the test.
+func waitCompletedAPI(t *testing.T, base, token, id string, timeout time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); ; time.Sleep(50 * time.Millisecond) {
+		st := apiStatus(t, base, token, id)
+		if st.Status == "completed" {
+			return
+		}
+		if st.Status == "failed" || time.Now().After(deadline) {
+			t.Fatalf("%s: %+v", id, st)
+		}
+	}
 }

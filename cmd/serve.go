@@ -51,6 +51,10 @@ of the queue), then the database.`,
 	return c
 }
 
+// httpShutdownTimeout bounds the wait for requests in flight at stop; deploy/idp.service's
+// TimeoutStopSec allows for it.
+const httpShutdownTimeout = 10 * time.Second
+
 func runServe(ctx context.Context, o *serveOptions) error {
 	log := o.g.logger
 	// Before anything is opened: a refused start changes nothing.
@@ -112,7 +116,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	}
 	log.Info("Shutting down: HTTP first, then the workers, then the database")
 	ready.Store(false)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		// Event streams do not end on their own.
