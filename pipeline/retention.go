@@ -175,6 +175,9 @@ func (p *Processor) Sweep(ctx context.Context, opts SweepOptions) ([]Swept, erro
 			return nil
 		})
 		if gone {
+			p.ret.mu.Lock()
+			p.ret.stats.Deleted++ // before the log line, so that whoever reads that sees it counted
+			p.ret.mu.Unlock()
 			p.log.Info("Retention: deleted "+s.DocID, "doc_id", s.DocID, "file", s.FileName, "status", s.Status,
 				"age", s.Age, "finished_at", s.FinishedAt, "retain", FormatRetention(opts.Retain))
 			deleted = append(deleted, s)
@@ -187,7 +190,6 @@ func (p *Processor) Sweep(ctx context.Context, opts SweepOptions) ([]Swept, erro
 	now := p.now()
 	p.ret.mu.Lock()
 	p.ret.stats.Sweeps++
-	p.ret.stats.Deleted += int64(len(deleted))
 	p.ret.stats.LastSweep = &now
 	p.ret.stats.LastError = ""
 	if err != nil {
