@@ -13,6 +13,8 @@ import (
 
 	"github.com/idp/idp/idptest"
 	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/rules"
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 	"github.com/idp/idp/testdata/gen"
 )
@@ -262,5 +264,58 @@ func TestRetentionDeletesS3Objects(t *testing.T) {
 	}
 	if objects(kept) < 5 {
 		t.Error("the other document's objects went too")
+	}
+}
+
+// stuckExtractor is the rule extractor that holds the pages of one document until the run
+// is cancelled.
+type stuckExtractor struct {
+	rules.Extractor
+	stuck   atomic.Value // doc id
+	reached chan string
+}
+
+func (s *stuckExtractor) Extract(ctx context.Context, in stage.ExtractInput) (stage.Extraction, error) {
+	if id, _ := s.stuck.Load().(string); id == in.DocID {
+		select {
+		case s.reached <- in.DocID:
+		default:
+		}
+		<-ctx.Done()
+		return stage.Extraction{}, context.Cause(ctx)
+	}
+	return s.Extractor.Extract(ctx, in)
+}
+
+// TestRetentionKeepsDocumentsBeingProcessed: a document that finished long ago and is being
+// processed again when the sweep comes is kept; its neighbour is not.
+func TestRetentionKeepsDocumentsBeingProcessed(t *testing.T) {
+	ctx := context.Background()
+	clock := &shiftedClock{}
+	ex := &stuckExtractor{reached: make(chan string, 1)}
+	e := idptest.NewEnv(t, "", pipeline.Config{StopTimeout: time.Second}, func(d *pipeline.Deps) { d.Now, d.Extractor = clock.now, ex })
+	done := e.Submit(t, "done.pdf", idptest.Generate(t, gen.Options{Seed: 88, Accounts: 2}).PDF, store.PriorityNormal)
+	again := e.Submit(t, "again.pdf", idptest.Generate(t, gen.Options{Seed: 89, Accounts: 2}).PDF, store.PriorityNormal)
+	e.Start(t)
+	e.Wait(t, 2*time.Minute, done, again)
+	clock.advance(100 * day)
+	ex.stuck.Store(again)
+	if err := e.Proc.Reprocess(ctx, again, "llm_extraction"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ex.reached:
+	case <-time.After(time.Minute):
+		t.Fatal("the reprocessed document did not reach extraction")
+	}
+	swept, err := e.Proc.Sweep(ctx, pipeline.SweepOptions{Retain: 90 * day})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sweptIDs(swept); !slices.Equal(got, []string{done}) {
+		t.Errorf("swept %v, want only %s", got, done)
+	}
+	if !exists(t, e.DB, again) {
+		t.Error("the document being processed was swept")
 	}
 }
