@@ -35,7 +35,8 @@ directly. The file is written beside FILE, synced, checked, and renamed to FILE,
 either the old backup or a whole new one.
 
 The uploaded PDFs ({data-dir}/documents) are not in it: they are written once and never
-changed, so copy that directory after the backup (rsync), or let the S3 bucket keep them.`,
+changed, so copy that directory after the backup (deploy/idp-backup.service does both), or
+let the S3 bucket keep them.`,
 		Example: `  idp backup /var/backups/idp/idp-$(date +%F).db
   idp backup - | gzip > idp.db.gz`,
 		Args: cobra.ExactArgs(1),

@@ -197,7 +197,7 @@ func TestSystemdUnitSettings(t *testing.T) {
 		t.Fatalf("IDP_PAGE_WORKERS=%q: the unit must fix the page workers its memory is sized for", env["IDP_PAGE_WORKERS"])
 	}
 	memMax, memHigh := parseBytes(t, u.get("Service", "MemoryMax")), parseBytes(t, u.get("Service", "MemoryHigh"))
-	if need := int64(400<<20) + int64(workers)*300<<20; memMax < need || memHigh >= memMax || memHigh < need*3/4 {
+	if need := int64(512<<20) + int64(workers)*350<<20; memMax < need || memHigh >= memMax || memHigh < need*3/4 {
 		t.Errorf("MemoryHigh=%d MemoryMax=%d for %d page workers: want MemoryMax >= %d and MemoryHigh below it", memHigh, memMax, workers, need)
 	}
 
