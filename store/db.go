@@ -55,6 +55,8 @@ type DB struct {
 	// from; nil without one (then no outbox entry is ever written). Set by AttachRemote
 	// before the database is used.
 	remote *remote
+	// batch gathers the callers of Batch.
+	batch batcher
 }
 
 // Open opens (creating when needed) the database of dataDir.
