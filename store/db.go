@@ -31,6 +31,7 @@ var allBuckets = [][]byte{
 	bucketDocs, bucketQueue, bucketQueueIDs, bucketInflight,
 	bucketProgress, bucketCache, bucketCheckpoints, bucketMeta,
 	bucketOutbox, bucketOutboxKeys, bucketSynced,
+	bucketCounts, bucketDocsByTime, bucketDocsByStatus, bucketDocsByResults, bucketQueueDelayed,
 }
 
 // FileName is the name of the database file inside the data directory.
@@ -90,7 +91,8 @@ func Open(dataDir string, opts Options) (*DB, error) {
 					return fmt.Errorf("create bucket %s: %w", name, err)
 				}
 			}
-			return nil
+			// A file of an older idp gets its counts and indexes now, once.
+			return (&Tx{tx: tx, now: opts.Now(), db: db}).migrate()
 		})
 		if err != nil {
 			_ = b.Close()

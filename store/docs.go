@@ -60,6 +60,9 @@ type Document struct {
 	UpdatedAt  time.Time      `json:"updated_at"`
 	StartedAt  *time.Time     `json:"started_at,omitempty"`
 	FinishedAt *time.Time     `json:"finished_at,omitempty"`
+	// ResultsVersion names the configuration that made a completed document's results (the
+	// processor sets it); empty when unknown (completed by an older idp, or imported).
+	ResultsVersion string `json:"results_version,omitempty"`
 }
 
 // idPattern is the only shape of document id the server makes: the first 24 hex digits of
@@ -121,7 +124,7 @@ func (tx *Tx) PutDocument(d *Document) error {
 			old = nil
 		}
 	}
-	if err := b.Put([]byte(d.ID), v); err != nil {
+	if err := tx.writeDocument(d, v); err != nil {
 		return err
 	}
 	if !tx.writeThrough() {
@@ -140,6 +143,19 @@ func (tx *Tx) PutDocument(d *Document) error {
 	return nil
 }
 
+// writeDocument stores d's encoding v, and moves its counts and index entries with it.
+func (tx *Tx) writeDocument(d *Document, v []byte) error {
+	old, err := tx.storedIndexed(d.ID)
+	if err != nil {
+		return err
+	}
+	cur := indexedOf(d)
+	if err := tx.reindex(d.ID, old, &cur); err != nil {
+		return err
+	}
+	return tx.bucket(bucketDocs).Put([]byte(d.ID), v)
+}
+
 // UpdateDocument reads id, applies fn and writes it back.
 func (tx *Tx) UpdateDocument(id string, fn func(d *Document) error) (Document, error) {
 	d, err := tx.Document(id)
@@ -152,7 +168,8 @@ func (tx *Tx) UpdateDocument(id string, fn func(d *Document) error) (Document, e
 	return d, tx.PutDocument(&d)
 }
 
-// Documents lists every document, newest first.
+// Documents lists every document, newest first. It reads them all: DocumentsPage and
+// DocumentCounts are what a listing or a status wants.
 func (tx *Tx) Documents() ([]Document, error) {
 	var out []Document
 	b := tx.bucket(bucketDocs)
@@ -182,6 +199,15 @@ func (tx *Tx) Documents() ([]Document, error) {
 func (tx *Tx) DeleteDocument(id string) error {
 	if err := checkID(id); err != nil {
 		return err
+	}
+	old, err := tx.storedIndexed(id)
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		if err := tx.reindex(id, old, nil); err != nil {
+			return err
+		}
 	}
 	if _, err := countDelete(tx.bucket(bucketProgress), []byte(id+"/")); err != nil {
 		return err

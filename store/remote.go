@@ -451,7 +451,7 @@ func (db *DB) ImportDocuments(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			if err := docs.Put([]byte(id), v); err != nil {
+			if err := tx.writeDocument(&d, v); err != nil {
 				return err
 			}
 			for stage, sp := range m.Stages {
