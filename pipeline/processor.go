@@ -473,6 +473,7 @@ func (p *Processor) finishCompleted(ctx context.Context, doc store.Document) {
 			d.Status = store.StatusCompleted
 			d.Stage = stage.Completed
 			d.Error = ""
+			d.ResultsVersion = p.versions.extract
 			now := tx.Now()
 			d.FinishedAt = &now
 			return nil
