@@ -435,7 +435,7 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 // process is counted too. A document that has used all its tries fails here.
 func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document, error) {
 	var doc store.Document
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		d, err := tx.Document(id)
 		if err != nil {
 			return err
@@ -468,7 +468,7 @@ func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document
 }
 
 func (p *Processor) finishCompleted(ctx context.Context, doc store.Document) {
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusCompleted
 			d.Stage = stage.Completed
@@ -490,7 +490,7 @@ func (p *Processor) finishCompleted(ctx context.Context, doc store.Document) {
 
 func (p *Processor) finishFailed(ctx context.Context, doc store.Document, cause error) {
 	msg := cause.Error()
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusFailed
 			d.Error = msg
@@ -571,7 +571,7 @@ func (p *Processor) requeueInterrupted(doc store.Document, prio store.Priority) 
 // queues it, in one transaction. The document keeps a priority raised while it ran (a loan
 // packet seen after OCR).
 func (p *Processor) requeue(ctx context.Context, id string, prio store.Priority, change func(d *store.Document, now time.Time) store.PushOptions) error {
-	return p.db.Update(ctx, func(tx *store.Tx) error {
+	return p.db.Batch(ctx, func(tx *store.Tx) error {
 		var opts store.PushOptions
 		d, err := tx.UpdateDocument(id, func(d *store.Document) error {
 			d.Status = store.StatusQueued
