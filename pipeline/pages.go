@@ -142,12 +142,14 @@ func (p *Processor) readShared(ctx context.Context, id string, page int) (stage.
 	}
 	return shared(ctx, p, "ocr/"+id+"/"+strconv.Itoa(page), func(ctx context.Context) (stage.PageText, error) {
 		return runPage(ctx, p.cfg.PageTimeout, page, func() (stage.PageText, error) {
-			pdf, err := p.renderer.Open(p.files.Path(store.OriginalKey(id)))
+			path := p.files.Path(store.OriginalKey(id))
+			pdf, err := p.pdfs.get(p.renderer, path)
 			if err != nil {
 				return stage.PageText{}, err
 			}
-			defer pdf.Close()
-			return stage.ReadPage(ctx, pdf, page, p.ocr, p.cfg.OCRDPI)
+			pt, err := stage.ReadPage(ctx, pdf, page, p.ocr, p.cfg.OCRDPI)
+			p.pdfs.put(path, pdf, err == nil && pt.Source == stage.SourceTextLayer)
+			return pt, err
 		})
 	})
 }

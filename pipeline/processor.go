@@ -157,6 +157,7 @@ type Processor struct {
 	log      *slog.Logger
 	now      func() time.Time
 	rand     func() float64
+	pdfs     *openPDFs     // opened PDFs kept for the next page of a document
 	pages    chan struct{} // global page slots
 	extSlots chan struct{} // stage 4's page slots
 	wake     chan struct{}
@@ -220,6 +221,7 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 		cfg: cfg, db: deps.DB, queue: deps.Queue, files: deps.Files, renderer: deps.Renderer,
 		ocr: deps.OCR, splitter: deps.Splitter, extract: deps.Extractor, events: deps.Events,
 		log: deps.Logger.With("component", "processor"), now: deps.Now, rand: deps.Rand,
+		pdfs:     &openPDFs{max: cfg.PageWorkers + 1},
 		pages:    make(chan struct{}, cfg.PageWorkers),
 		extSlots: make(chan struct{}, cfg.ExtractWorkers),
 		wake:     make(chan struct{}, cfg.Workers),
@@ -325,6 +327,7 @@ func (p *Processor) Stop() {
 		<-done
 	}
 	rs.hardStop()
+	p.pdfs.closeAll()
 	p.log.Info("Processor stopped")
 }
 

@@ -39,6 +39,7 @@ func (p *Processor) runPipeline(ctx, soft context.Context, doc store.Document) e
 		doc.Pages = n
 	}
 	pages, err := p.stageOCR(ctx, soft, doc, path)
+	p.pdfs.drop(path)
 	if err != nil {
 		return err
 	}
