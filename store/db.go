@@ -56,6 +56,8 @@ type DB struct {
 	// from; nil without one (then no outbox entry is ever written). Set by AttachRemote
 	// before the database is used.
 	remote *remote
+	// gens count the changes of each document's cached records (CacheGeneration).
+	gens *generations
 	// batch gathers the callers of Batch.
 	batch batcher
 }
@@ -83,7 +85,7 @@ func Open(dataDir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	db := &DB{bolt: b, now: opts.Now}
+	db := &DB{bolt: b, now: opts.Now, gens: newGenerations()}
 	if !opts.ReadOnly {
 		err = b.Update(func(tx *bolt.Tx) error {
 			for _, name := range allBuckets {
