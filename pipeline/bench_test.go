@@ -41,14 +41,7 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			p, err := gen.Generate(c.opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			file := filepath.Join(b.TempDir(), "packet.pdf")
-			if err := os.WriteFile(file, p.PDF, 0o644); err != nil {
-				b.Fatal(err)
-			}
+			p, file := packetFile(b, c.opts)
 			n := p.Truth.TotalPages
 			var idpTime, baseTime time.Duration
 			b.ResetTimer()
