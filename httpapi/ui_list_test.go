@@ -47,17 +47,13 @@ func (l *requestLog) reset() map[string]int {
 	return old
 }
 
-// TestWebUIListIsOneRequest loads the document list in real headless Chromium and checks that
-// a refresh of a list of several documents is one request, whose answer draws every row's
-// stage bars: no request per row.
-func TestWebUIListIsOneRequest(t *testing.T) {
-	bin := chromium(t)
-	log := &requestLog{kinds: map[string]int{}}
-	ts := newServer(t, serverOpts{start: true, wrap: log.wrap})
-	const docs = 4
+// cardsCompleted uploads n one-page documents (signature cards of seeds from seed on) and
+// returns their ids once they are completed.
+func (ts *testServer) cardsCompleted(t *testing.T, seed uint64, n int) []string {
+	t.Helper()
 	var ids []string
-	for i := range docs {
-		p, err := gen.SignatureCard(uint64(700 + i))
+	for i := range n {
+		p, err := gen.SignatureCard(seed + uint64(i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,6 +63,18 @@ func TestWebUIListIsOneRequest(t *testing.T) {
 	for _, id := range ids {
 		ts.waitCompleted(t, id)
 	}
+	return ids
+}
+
+// TestWebUIListIsOneRequest loads the document list in real headless Chromium and checks that
+// a refresh of a list of several documents is one request, whose answer draws every row's
+// stage bars: no request per row.
+func TestWebUIListIsOneRequest(t *testing.T) {
+	bin := chromium(t)
+	log := &requestLog{kinds: map[string]int{}}
+	ts := newServer(t, serverOpts{start: true, wrap: log.wrap})
+	const docs = 4
+	ts.cardsCompleted(t, 700, docs)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),

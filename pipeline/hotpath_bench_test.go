@@ -51,7 +51,13 @@ func BenchmarkSmallDocuments(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		t0 := time.Now()
-		if err := eachFile(files, 2, func(f string) *exec.Cmd { return exec.Command(tool, "-layout", f, os.DevNull) }); err != nil {
+		err := inParallel(len(files), 2, func(i int) error {
+			if out, err := exec.Command(tool, "-layout", files[i], os.DevNull).CombinedOutput(); err != nil {
+				return fmt.Errorf("%s: %v: %s", files[i], err, out)
+			}
+			return nil
+		})
+		if err != nil {
 			b.Fatal(err)
 		}
 		anchorTime += time.Since(t0)
@@ -179,9 +185,10 @@ func lookTool(b *testing.B, name string) string {
 	return p
 }
 
-// eachFile runs the command cmd makes for every file, procs at a time.
-func eachFile(files []string, procs int, cmd func(file string) *exec.Cmd) error {
-	next := make(chan string)
+// inParallel runs fn for 0 to n-1, procs at a time, and returns the first error (the rest
+// is then skipped).
+func inParallel(n, procs int, fn func(i int) error) error {
+	next := make(chan int)
 	errs := make(chan error, procs)
 	var failed atomic.Bool
 	var wg sync.WaitGroup
@@ -189,18 +196,18 @@ func eachFile(files []string, procs int, cmd func(file string) *exec.Cmd) error 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for f := range next {
+			for i := range next {
 				if failed.Load() {
 					continue // drain: the first error is the answer
 				}
-				if out, err := cmd(f).CombinedOutput(); err != nil && !failed.Swap(true) {
-					errs <- fmt.Errorf("%s: %v: %s", f, err, out)
+				if err := fn(i); err != nil && !failed.Swap(true) {
+					errs <- err
 				}
 			}
 		}()
 	}
-	for _, f := range files {
-		next <- f
+	for i := range n {
+		next <- i
 	}
 	close(next)
 	wg.Wait()
