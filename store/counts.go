@@ -22,7 +22,8 @@ import (
 
 var (
 	// bucketCounts: counter name -> big-endian int64. Names: "doc/{status}/{priority}",
-	// "queue/{priority}" (queued, delayed included), "queue/delayed", "queue/inflight".
+	// "queue/{priority}" (queued, delayed included), "queue/delayed", "queue/inflight",
+	// "outbox".
 	bucketCounts = []byte("counts")
 	// bucketDocsByTime: inverted created-at (big-endian) + doc id -> nothing. A cursor walks
 	// it newest first.
@@ -49,6 +50,7 @@ func queueCountKey(p Priority) []byte { return []byte(fmt.Sprintf("queue/%d", p)
 var (
 	countDelayed  = []byte("queue/delayed")
 	countInflight = []byte("queue/inflight")
+	countOutbox   = []byte("outbox") // pending blob-tier writes
 )
 
 // Statuses lists every document status, in the order of a document's life.
@@ -338,6 +340,9 @@ func (tx *Tx) migrate() error {
 	if err := tx.migrateQueue(); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	if err := tx.addCount(countOutbox, int64(tx.bucket(bucketOutbox).Stats().KeyN)); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
 	v := make([]byte, 8)
 	binary.BigEndian.PutUint64(v, schemaVersion)
 	return tx.bucket(bucketMeta).Put(metaSchema, v)
@@ -417,6 +422,9 @@ func (db *DB) CheckCounts(ctx context.Context) error {
 		}
 		if got := int(tx.count(countInflight)); got != qs.InFlight {
 			add("queue in flight: kept %d, counted %d", got, qs.InFlight)
+		}
+		if got, real := int(tx.count(countOutbox)), tx.bucket(bucketOutbox).Stats().KeyN; got != real {
+			add("outbox: kept %d, counted %d", got, real)
 		}
 		if len(problems) > 0 {
 			sort.Strings(problems)

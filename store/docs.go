@@ -138,7 +138,7 @@ func (tx *Tx) PutDocument(d *Document) error {
 		return err
 	}
 	if !tx.writeThrough() {
-		return nil
+		return tx.markUnsynced()
 	}
 	// Write-through: a new document's original, and its metadata object whenever what it
 	// says (name, pages, status) changes.
