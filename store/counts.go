@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Counts and indexes kept as documents move, so that the processor status, /metrics and the
@@ -320,7 +320,7 @@ func (tx *Tx) migrate() error {
 		return nil
 	}
 	for _, name := range [][]byte{bucketCounts, bucketDocsByTime, bucketDocsByStatus, bucketDocsByResults, bucketQueueDelayed} {
-		if err := tx.tx.DeleteBucket(name); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+		if err := tx.tx.DeleteBucket(name); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 			return fmt.Errorf("migrate: reset bucket %s: %w", name, err)
 		}
 		if _, err := tx.tx.CreateBucket(name); err != nil {
