@@ -470,6 +470,8 @@ func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document
 	return doc, err
 }
 
+// finishCompleted records a document completed and lets go of it in the queue, in one
+// transaction: a crash cannot leave a completed document in flight.
 func (p *Processor) finishCompleted(ctx context.Context, doc store.Document) {
 	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
@@ -481,16 +483,23 @@ func (p *Processor) finishCompleted(ctx context.Context, doc store.Document) {
 			d.FinishedAt = &now
 			return nil
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return p.queue.Remove(tx, doc.ID)
 	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.log.Error("Cannot record completion", "doc_id", doc.ID, "err", err)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			p.log.Error("Cannot record completion", "doc_id", doc.ID, "err", err)
+		}
+		_ = p.queue.Ack(ctx, doc.ID)
 	}
-	_ = p.queue.Ack(ctx, doc.ID)
 	p.log.Info("Completed full pipeline for "+doc.ID, "doc_id", doc.ID)
 	p.publish(Event{Type: EventCompleted, DocID: doc.ID, Stage: stage.Completed, Progress: 100, Status: string(store.StatusCompleted)})
 }
 
+// finishFailed records a document failed for good and lets go of it in the queue, in one
+// transaction.
 func (p *Processor) finishFailed(ctx context.Context, doc store.Document, cause error) {
 	msg := cause.Error()
 	err := p.db.Batch(ctx, func(tx *store.Tx) error {
@@ -509,12 +518,17 @@ func (p *Processor) finishFailed(ctx context.Context, doc store.Document, cause 
 			sp.Status = store.StageFailed
 			sp.Error = msg
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return p.queue.Remove(tx, doc.ID)
 	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.log.Error("Cannot record failure", "doc_id", doc.ID, "err", err)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			p.log.Error("Cannot record failure", "doc_id", doc.ID, "err", err)
+		}
+		_ = p.queue.Ack(ctx, doc.ID)
 	}
-	_ = p.queue.Ack(ctx, doc.ID)
 	p.log.Error("Failed pipeline for "+doc.ID, "doc_id", doc.ID, "err", msg)
 	p.publish(Event{Type: EventFailed, DocID: doc.ID, Stage: stage.Failed, Status: string(store.StatusFailed), Error: msg})
 }
