@@ -56,29 +56,51 @@ func (p *Processor) runPipeline(ctx, soft context.Context, doc store.Document) e
 }
 
 func (p *Processor) stageStart(ctx context.Context, id, name string, done, total int) error {
-	now := p.now()
-	var sp store.StageProgress
-	err := p.db.Batch(ctx, func(tx *store.Tx) error {
-		var err error
-		sp, err = tx.UpdateProgress(id, name, func(sp *store.StageProgress) {
-			sp.Status = store.StageRunning
-			sp.Error = ""
-			sp.SetDone(done, total)
-			sp.StartedAt = &now
-			sp.FinishedAt = nil
-		})
-		if err != nil {
-			return err
-		}
-		_, err = tx.UpdateDocument(id, func(d *store.Document) error { d.Stage = name; return nil })
-		return err
-	})
-	if err != nil {
+	write, announce := p.startStage(id, name, done, total)
+	if err := p.db.Batch(ctx, write); err != nil {
 		return err
 	}
-	p.updateActive(id, name, sp)
-	p.publish(Event{Type: EventStage, DocID: id, Stage: name, Status: string(store.StageRunning), Progress: sp.Percent, Done: done, Total: total})
+	announce()
 	return nil
+}
+
+// startStage is a stage's start: the write that marks it running (and the document in it),
+// and the announcement (the active document's stage, the event) to make once that is
+// committed.
+func (p *Processor) startStage(id, name string, done, total int) (write func(tx *store.Tx) error, announce func()) {
+	now := p.now()
+	running := func(sp *store.StageProgress) {
+		sp.Status = store.StageRunning
+		sp.Error = ""
+		sp.SetDone(done, total)
+		sp.StartedAt = &now
+		sp.FinishedAt = nil
+	}
+	write = func(tx *store.Tx) error {
+		if _, err := tx.UpdateProgress(id, name, running); err != nil {
+			return err
+		}
+		_, err := tx.UpdateDocument(id, func(d *store.Document) error { d.Stage = name; return nil })
+		return err
+	}
+	announce = func() {
+		var sp store.StageProgress
+		running(&sp)
+		p.updateActive(id, name, sp)
+		p.publish(Event{Type: EventStage, DocID: id, Stage: name, Status: string(store.StageRunning), Progress: sp.Percent, Done: done, Total: total})
+	}
+	return write, announce
+}
+
+// quickStageStart starts a stage that runs in one step (stages 2 and 3: milliseconds of
+// CPU). Its start is not committed on its own but with its end (the write it returns goes to
+// finishStage): one sync less per document and stage, where syncs set the pace of small
+// documents. Its running event goes out now; the status shows the stage pending until it is
+// done.
+func (p *Processor) quickStageStart(id, name string, total int) (write func(tx *store.Tx) error) {
+	write, announce := p.startStage(id, name, 0, total)
+	announce()
+	return write
 }
 
 // completeStage marks stage completed inside tx.
@@ -253,9 +275,7 @@ func (p *Processor) stageSplit(ctx context.Context, doc store.Document, pages []
 	}
 	started := p.now()
 	p.log.Info("Stage 2: Account splitting for "+id, "doc_id", id)
-	if err := p.stageStart(ctx, id, stage.AccountSplitting, 0, 1); err != nil {
-		return nil, err
-	}
+	markStarted := p.quickStageStart(id, stage.AccountSplitting, 1)
 	accounts, err := p.splitter.Split(ctx, pages)
 	if err != nil {
 		return nil, fmt.Errorf("account splitting: %w", err)
@@ -264,7 +284,7 @@ func (p *Processor) stageSplit(ctx context.Context, doc store.Document, pages []
 		accounts = []stage.Account{}
 	}
 	split = AccountSplit{DocID: id, Accounts: accounts}
-	if err := p.finishStage(ctx, id, stage.AccountSplitting, store.AccountsKey(id), version, 1, split, started, nil); err != nil {
+	if err := p.finishStage(ctx, id, stage.AccountSplitting, store.AccountsKey(id), version, 1, split, started, markStarted); err != nil {
 		return nil, err
 	}
 	p.log.Info(fmt.Sprintf("Cached account split for %s (%d accounts)", id, len(accounts)), "doc_id", id, "accounts", len(accounts))
@@ -279,15 +299,13 @@ func (p *Processor) stageAnalysis(ctx context.Context, doc store.Document, pages
 	}
 	started := p.now()
 	p.log.Info(fmt.Sprintf("Stage 3: Page analysis for %s (%d pages)", id, n), "doc_id", id, "pages", n)
-	if err := p.stageStart(ctx, id, stage.PageAnalysis, 0, n); err != nil {
-		return nil, err
-	}
+	markStarted := p.quickStageStart(id, stage.PageAnalysis, n)
 	maps, err := p.splitter.MapPages(ctx, pages, accounts)
 	if err != nil {
 		return nil, fmt.Errorf("page analysis: %w", err)
 	}
 	m = PageMapping{DocID: id, Pages: maps}
-	if err := p.finishStage(ctx, id, stage.PageAnalysis, store.MappingKey(id), version, n, m, started, nil); err != nil {
+	if err := p.finishStage(ctx, id, stage.PageAnalysis, store.MappingKey(id), version, n, m, started, markStarted); err != nil {
 		return nil, err
 	}
 	p.log.Info("Cached page mapping for "+id, "doc_id", id)
