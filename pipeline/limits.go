@@ -25,7 +25,13 @@ func (p *Processor) checkLimits(id, path string) (int, error) {
 		}
 		return 0, err
 	}
-	defer pdf.Close()
+	n, err := p.checkOpened(pdf)
+	// Kept for stage 1's first page when it passed: one open of the file less.
+	p.pdfs.put(path, pdf, err == nil)
+	return n, err
+}
+
+func (p *Processor) checkOpened(pdf stage.PDF) (int, error) {
 	n := pdf.NumPages()
 	switch {
 	case n <= 0:

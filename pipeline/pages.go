@@ -128,7 +128,7 @@ func (p *Processor) pageText(ctx context.Context, id string, page int) (stage.Pa
 	if err != nil {
 		return pt, err
 	}
-	err = p.db.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+	err = p.db.Batch(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		return tx.PutCheckpoint(store.CheckpointKey(id, stage.OCRExtraction, page), p.versions.ocr, pt)
 	})
 	return pt, err
@@ -142,12 +142,14 @@ func (p *Processor) readShared(ctx context.Context, id string, page int) (stage.
 	}
 	return shared(ctx, p, "ocr/"+id+"/"+strconv.Itoa(page), func(ctx context.Context) (stage.PageText, error) {
 		return runPage(ctx, p.cfg.PageTimeout, page, func() (stage.PageText, error) {
-			pdf, err := p.renderer.Open(p.files.Path(store.OriginalKey(id)))
+			path := p.files.Path(store.OriginalKey(id))
+			pdf, err := p.pdfs.get(p.renderer, path)
 			if err != nil {
 				return stage.PageText{}, err
 			}
-			defer pdf.Close()
-			return stage.ReadPage(ctx, pdf, page, p.ocr, p.cfg.OCRDPI)
+			pt, err := stage.ReadPage(ctx, pdf, page, p.ocr, p.cfg.OCRDPI)
+			p.pdfs.put(path, pdf, err == nil && pt.Source == stage.SourceTextLayer)
+			return pt, err
 		})
 	})
 }

@@ -166,6 +166,7 @@ type Processor struct {
 	log      *slog.Logger
 	now      func() time.Time
 	rand     func() float64
+	pdfs     *openPDFs     // opened PDFs kept for the next page of a document
 	pages    chan struct{} // global page slots
 	extSlots chan struct{} // stage 4's page slots
 	wake     chan struct{}
@@ -231,6 +232,7 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 		cfg: cfg, db: deps.DB, queue: deps.Queue, files: deps.Files, renderer: deps.Renderer,
 		ocr: deps.OCR, splitter: deps.Splitter, extract: deps.Extractor, events: deps.Events,
 		log: deps.Logger.With("component", "processor"), now: deps.Now, rand: deps.Rand,
+		pdfs:     &openPDFs{max: cfg.PageWorkers + 1},
 		pages:    make(chan struct{}, cfg.PageWorkers),
 		extSlots: make(chan struct{}, cfg.ExtractWorkers),
 		wake:     make(chan struct{}, cfg.Workers),
@@ -341,6 +343,7 @@ func (p *Processor) Stop() {
 		<-done
 	}
 	rs.hardStop()
+	p.pdfs.closeAll()
 	p.log.Info("Processor stopped")
 }
 
@@ -451,7 +454,7 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 // process is counted too. A document that has used all its tries fails here.
 func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document, error) {
 	var doc store.Document
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		d, err := tx.Document(id)
 		if err != nil {
 			return err
@@ -483,29 +486,39 @@ func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document
 	return doc, err
 }
 
+// finishCompleted records a document completed and lets go of it in the queue, in one
+// transaction: a crash cannot leave a completed document in flight.
 func (p *Processor) finishCompleted(ctx context.Context, doc store.Document) {
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusCompleted
 			d.Stage = stage.Completed
 			d.Error = ""
+			d.ResultsVersion = p.versions.extract
 			now := tx.Now()
 			d.FinishedAt = &now
 			return nil
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return p.queue.Remove(tx, doc.ID)
 	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.log.Error("Cannot record completion", "doc_id", doc.ID, "err", err)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			p.log.Error("Cannot record completion", "doc_id", doc.ID, "err", err)
+		}
+		_ = p.queue.Ack(ctx, doc.ID)
 	}
-	_ = p.queue.Ack(ctx, doc.ID)
 	p.log.Info("Completed full pipeline for "+doc.ID, "doc_id", doc.ID)
 	p.publish(Event{Type: EventCompleted, DocID: doc.ID, Stage: stage.Completed, Progress: 100, Status: string(store.StatusCompleted)})
 }
 
+// finishFailed records a document failed for good and lets go of it in the queue, in one
+// transaction.
 func (p *Processor) finishFailed(ctx context.Context, doc store.Document, cause error) {
 	msg := cause.Error()
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusFailed
 			d.Error = msg
@@ -521,12 +534,17 @@ func (p *Processor) finishFailed(ctx context.Context, doc store.Document, cause 
 			sp.Status = store.StageFailed
 			sp.Error = msg
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return p.queue.Remove(tx, doc.ID)
 	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.log.Error("Cannot record failure", "doc_id", doc.ID, "err", err)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			p.log.Error("Cannot record failure", "doc_id", doc.ID, "err", err)
+		}
+		_ = p.queue.Ack(ctx, doc.ID)
 	}
-	_ = p.queue.Ack(ctx, doc.ID)
 	p.log.Error("Failed pipeline for "+doc.ID, "doc_id", doc.ID, "err", msg)
 	p.publish(Event{Type: EventFailed, DocID: doc.ID, Stage: stage.Failed, Status: string(store.StatusFailed), Error: msg})
 }
@@ -586,7 +604,7 @@ func (p *Processor) requeueInterrupted(doc store.Document, prio store.Priority) 
 // queues it, in one transaction. The document keeps a priority raised while it ran (a loan
 // packet seen after OCR).
 func (p *Processor) requeue(ctx context.Context, id string, prio store.Priority, change func(d *store.Document, now time.Time) store.PushOptions) error {
-	return p.db.Update(ctx, func(tx *store.Tx) error {
+	return p.db.Batch(ctx, func(tx *store.Tx) error {
 		var opts store.PushOptions
 		d, err := tx.UpdateDocument(id, func(d *store.Document) error {
 			d.Status = store.StatusQueued
