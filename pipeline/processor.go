@@ -413,10 +413,20 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 			p.finishFailed(rs.hard, doc, err)
 			return
 		}
-		log.Error("Cannot start document", "err", err)
-		_ = p.db.Update(rs.hard, func(tx *store.Tx) error {
-			return p.queue.Push(tx, id, item.Priority, store.PushOptions{NotBefore: p.now().Add(time.Minute)})
+		// A stop that lands between the pop and the first write leaves the document held:
+		// give it back at once, whatever the stop did to rs.hard.
+		opts := store.PushOptions{NotBefore: p.now().Add(time.Minute)}
+		if rs.hard.Err() != nil {
+			opts = store.PushOptions{Front: true}
+		} else {
+			log.Error("Cannot start document", "err", err)
+		}
+		err = p.db.Update(context.WithoutCancel(rs.hard), func(tx *store.Tx) error {
+			return p.queue.Push(tx, id, item.Priority, opts)
 		})
+		if err != nil {
+			log.Error("Cannot give the document back to the queue; the next start recovers it", "err", err)
+		}
 		return
 	}
 	runCtx, supersede := context.WithCancelCause(rs.hard)
