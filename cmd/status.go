@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/rules"
 	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 )
@@ -66,9 +68,7 @@ func runStatus(ctx context.Context, o *statusOptions, doc string, out io.Writer)
 	}
 	defer db.Close()
 	// Offline: a processor over the read-only database answers from what is stored.
-	proc, err := pipeline.New(pipeline.Config{}, pipeline.Deps{
-		DB: db, Files: store.NewDirBlob(o.dataDir), Reader: offlineReader{},
-	})
+	proc, err := offlineProcessor(db, o.dataDir, pipeline.Config{}, nil)
 	if err != nil {
 		return err
 	}
@@ -87,6 +87,15 @@ func runStatus(ctx context.Context, o *statusOptions, doc string, out io.Writer)
 		return err
 	}
 	return enc.Encode(map[string]any{"success": true, "status": st, "server": "not running"})
+}
+
+// offlineProcessor is a processor over db that is never started: it answers from what is
+// stored, and deletes (retention). Nothing is read, recognised or extracted with it.
+func offlineProcessor(db *store.DB, dataDir string, cfg pipeline.Config, logger *slog.Logger) (*pipeline.Processor, error) {
+	return pipeline.New(cfg, pipeline.Deps{
+		DB: db, Files: store.NewDirBlob(dataDir), Reader: offlineReader{},
+		Splitter: rules.Splitter{}, Extractor: rules.Extractor{}, Logger: logger,
+	})
 }
 
 // offlineReader stands in for the worker pool where nothing is read, only versions compared.

@@ -92,9 +92,11 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 		acc, rej := s.submitPart(r, part, opts)
 		part.Close()
 		if rej != nil {
+			s.audit(r, auditUpload, "file", rej.FileName, "refused", rej.Error)
 			refused = append(refused, *rej)
 			continue
 		}
+		s.audit(r, auditUpload, "doc_id", acc.DocID, "file", acc.FileName, "existing", acc.Existing, "priority", acc.Priority)
 		accepted = append(accepted, acc)
 	}
 	if len(accepted) == 0 && len(refused) == 0 {
@@ -136,15 +138,24 @@ func (s *server) submitPart(r *http.Request, part *multipart.Part, opts pipeline
 	return uploaded{DocID: d.ID, FileName: d.FileName, Status: string(d.Status), Priority: int(d.Priority), Existing: sub.Existing}, nil
 }
 
-// docSummary is one document of a listing.
-type docSummary struct {
+// docView is a document as the API shows it. Its id is "doc_id", as everywhere in the API;
+// the document record's own "id" stays beside it as an alias for one release (deprecated).
+type docView struct {
+	DocID string `json:"doc_id"`
 	store.Document
-	Stage    string `json:"stage"`
-	Progress int    `json:"progress"`
-	Accounts int    `json:"accounts"`
 }
 
-// list pages through documents, newest first: ?status=completed&limit=50&offset=0.
+// docSummary is one document of a listing, with its stage bars: a list refresh is one request.
+type docSummary struct {
+	docView
+	Stage    string                          `json:"stage"`
+	Progress int                             `json:"progress"`
+	Accounts int                             `json:"accounts"`
+	Stages   map[string]pipeline.StageReport `json:"stages"`
+}
+
+// list pages through documents, newest first: ?status=completed&limit=50&offset=0. Its cost
+// is that of the page (and the offset), not of the number of documents.
 func (s *server) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, offset := 50, 0
@@ -168,30 +179,15 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 		replyError(w, http.StatusBadRequest, "status must be queued, processing, completed or failed")
 		return
 	}
-	var docs []store.Document
-	err = s.DB.View(r.Context(), func(tx *store.Tx) error {
-		all, err := tx.Documents()
-		for _, d := range all {
-			if status == "" || string(d.Status) == status {
-				docs = append(docs, d)
-			}
-		}
-		return err
-	})
+	docs, total, err := s.Processor.List(r.Context(), store.Status(status), offset, limit)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	total := len(docs)
-	docs = docs[min(offset, total):min(offset+limit, total)]
 	out := make([]docSummary, 0, len(docs))
 	for _, d := range docs {
-		st, err := s.Processor.Status(r.Context(), d.ID)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		out = append(out, docSummary{Document: d, Stage: st.Stage, Progress: st.Progress, Accounts: len(st.Accounts)})
+		out = append(out, docSummary{docView: docView{DocID: d.Document.ID, Document: d.Document}, Stage: d.Status.Stage,
+			Progress: d.Status.Progress, Accounts: len(d.Status.Accounts), Stages: d.Status.Stages})
 	}
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "total": total, "limit": limit, "offset": offset, "documents": out})
 }
@@ -214,7 +210,8 @@ func (s *server) document(w http.ResponseWriter, r *http.Request, id string) err
 	if err != nil {
 		return err
 	}
-	replyJSON(w, http.StatusOK, map[string]any{"success": true, "document": d, "status": st, "accounts": st.Accounts, "tokens": tokens})
+	replyJSON(w, http.StatusOK, map[string]any{"success": true, "document": docView{DocID: d.ID, Document: d}, "status": st,
+		"accounts": st.Accounts, "tokens": tokens})
 	return nil
 }
 
@@ -222,6 +219,7 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request, id string) error
 	if err := s.Processor.Delete(r.Context(), id); err != nil {
 		return err
 	}
+	s.audit(r, auditDelete, "doc_id", id)
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "deleted": id})
 	return nil
 }
@@ -282,6 +280,7 @@ func (s *server) reprocess(w http.ResponseWriter, r *http.Request, id string) er
 	if err := s.Processor.Reprocess(r.Context(), id, from); err != nil {
 		return err
 	}
+	s.audit(r, auditReprocess, "doc_id", id, "from_stage", from)
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "doc_id": id, "from_stage": from, "status": store.StatusQueued})
 	return nil
 }
@@ -300,6 +299,7 @@ func (s *server) force(w http.ResponseWriter, r *http.Request, id string) error 
 	if err != nil {
 		return err
 	}
+	s.audit(r, auditForce, "doc_id", id, "status", res.Status)
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "doc_id": id, "status": res.Status,
 		"queue_position": res.QueuePosition, "message": res.Message})
 	return nil
@@ -325,6 +325,7 @@ func (s *server) restart(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Processor.Restart(context.WithoutCancel(r.Context())); err != nil {
 		return err
 	}
+	s.audit(r, auditRestart)
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "message": "workers restarted; the queue is kept"})
 	return nil
 }

@@ -44,8 +44,18 @@ var (
 	mExtraGauge = prometheus.NewDesc("idp_extra", "Other numeric state of the processor (S3 outbox, LLM breaker).", []string{"name"}, nil)
 )
 
+// Retention (pipeline/retention.go).
+var (
+	mRetDeleted = prometheus.NewDesc("idp_retention_deleted_total", "Documents deleted by retention sweeps since start.", nil, nil)
+	mRetSweeps  = prometheus.NewDesc("idp_retention_sweeps_total", "Retention sweeps run since start (dry runs not counted).", nil, nil)
+	mRetLast    = prometheus.NewDesc("idp_retention_last_sweep_timestamp_seconds", "Unix time of the last retention sweep; 0 before the first.", nil, nil)
+)
+
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mQueue, mDelayed, mWorkers, mBusy, mDocs, mProcessed, mPages, mSources, mStage, mCacheHit, mCacheMiss, mUptime, mExtraGauge} {
+		ch <- d
+	}
+	for _, d := range []*prometheus.Desc{mRetDeleted, mRetSweeps, mRetLast} {
 		ch <- d
 	}
 }
@@ -97,6 +107,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(mCacheHit, float64(t.CacheHits))
 	counter(mCacheMiss, float64(t.CacheMisses))
 	gauge(mUptime, st.UptimeSeconds)
+	counter(mRetDeleted, float64(st.Retention.Deleted))
+	counter(mRetSweeps, float64(st.Retention.Sweeps))
+	lastSweep := 0.0
+	if st.Retention.LastSweep != nil {
+		lastSweep = float64(st.Retention.LastSweep.UnixNano()) / 1e9
+	}
+	gauge(mRetLast, lastSweep)
 	if c.s.Extra != nil {
 		for name, v := range c.s.Extra() {
 			if f, ok := number(v); ok {

@@ -67,6 +67,9 @@ func (s *server) doc(h func(w http.ResponseWriter, r *http.Request, id string) e
 		if err != nil {
 			return err
 		}
+		if r.Method == http.MethodGet {
+			s.Processor.Touch(id) // someone is looking at it: retention keeps it
+		}
 		return h(w, r, id)
 	})
 }

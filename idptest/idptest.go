@@ -9,6 +9,8 @@ package idptest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -253,4 +255,41 @@ func Generate(t testing.TB, opts gen.Options) *gen.Packet {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// Backlog adds n documents of status st and priority prio to db, as benchmarks at scale
+// need them: ids made from seed, no original file, queued ones pushed to q. Their
+// creation times are a millisecond apart; completed ones carry resultsVersion. It writes
+// 10,000 documents a transaction.
+func Backlog(t testing.TB, db *store.DB, q store.Queue, seed string, n int, st store.Status, prio store.Priority, resultsVersion string) []string {
+	t.Helper()
+	ids := make([]string, n)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for start := 0; start < n; start += 10_000 {
+		err := db.Update(context.Background(), func(tx *store.Tx) error {
+			for i := start; i < min(n, start+10_000); i++ {
+				sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d", seed, i)))
+				id := store.DocID(hex.EncodeToString(sum[:]))
+				ids[i] = id
+				d := store.Document{ID: id, FileName: fmt.Sprintf("backlog-%d.pdf", i), SHA256: hex.EncodeToString(sum[:]),
+					Size: 1000, Pages: 1, Priority: prio, Status: st, CreatedAt: base.Add(time.Duration(i) * time.Millisecond)}
+				if st == store.StatusCompleted {
+					d.Stage, d.ResultsVersion = "completed", resultsVersion
+				}
+				if err := tx.PutDocument(&d); err != nil {
+					return err
+				}
+				if st == store.StatusQueued {
+					if err := q.Push(tx, id, prio, store.PushOptions{}); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids
 }

@@ -129,7 +129,7 @@ func (p *Processor) pageText(ctx context.Context, id string, page int) (stage.Pa
 	if err != nil {
 		return pt, err
 	}
-	err = p.db.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+	err = p.db.Batch(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		return tx.PutCheckpoint(store.CheckpointKey(id, stage.OCRExtraction, page), p.versions.ocr, pt)
 	})
 	return pt, err

@@ -59,6 +59,11 @@ type Config struct {
 	// pages are then extracted again only when someone opens them. By default they are
 	// queued again at low priority, which with a paid model costs a call per page.
 	KeepStale bool
+	// Retain deletes documents that finished (completed or failed) longer ago, with
+	// everything they own (retention.go); 0 keeps them forever. RetainEvery is how often the
+	// background sweep runs.
+	Retain      time.Duration
+	RetainEvery time.Duration
 }
 
 // DefaultConfig is the configuration of `idp serve` without flags.
@@ -79,6 +84,7 @@ func DefaultConfig() Config {
 		RetryBase:      time.Second,
 		RetryMax:       10 * time.Minute,
 		StopTimeout:    10 * time.Second,
+		RetainEvery:    time.Hour,
 	}
 }
 
@@ -132,6 +138,9 @@ func (c Config) withDefaults() Config {
 	if c.StopTimeout <= 0 {
 		c.StopTimeout = d.StopTimeout
 	}
+	if c.RetainEvery <= 0 {
+		c.RetainEvery = d.RetainEvery
+	}
 	return c
 }
 
@@ -179,6 +188,8 @@ type Processor struct {
 	started  time.Time
 	keys     keyring // passwords of encrypted documents, in memory only
 	plans    plans   // how the pages of documents are read, once they were opened
+
+	ret retention // reads through the API, sweep totals (retention.go)
 
 	mu      sync.Mutex
 	run     *runState
@@ -311,6 +322,11 @@ func (p *Processor) Start(ctx context.Context) error {
 			p.worker(rs, i)
 		}()
 	}
+	rs.wg.Add(1)
+	go func() {
+		defer rs.wg.Done()
+		p.housekeep(rs.soft)
+	}()
 	p.run = rs
 	p.running = true
 	p.started = p.now()
@@ -407,10 +423,20 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 			_ = p.queue.Ack(rs.hard, id)
 			return
 		}
-		log.Error("Cannot start document", "err", err)
-		_ = p.db.Update(rs.hard, func(tx *store.Tx) error {
-			return p.queue.Push(tx, id, item.Priority, store.PushOptions{NotBefore: p.now().Add(time.Minute)})
+		// A stop that lands between the pop and the first write leaves the document held:
+		// give it back at once, whatever the stop did to rs.hard.
+		opts := store.PushOptions{NotBefore: p.now().Add(time.Minute)}
+		if rs.hard.Err() != nil {
+			opts = store.PushOptions{Front: true}
+		} else {
+			log.Error("Cannot start document", "err", err)
+		}
+		err = p.db.Update(context.WithoutCancel(rs.hard), func(tx *store.Tx) error {
+			return p.queue.Push(tx, id, item.Priority, opts)
 		})
+		if err != nil {
+			log.Error("Cannot give the document back to the queue; the next start recovers it", "err", err)
+		}
 		return
 	}
 	runCtx, supersede := context.WithCancelCause(rs.hard)
@@ -452,7 +478,7 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 // stops a worker process, and is quarantined after two.
 func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document, error) {
 	var doc store.Document
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		d, err := tx.Document(id)
 		if err != nil {
 			return err
@@ -472,31 +498,41 @@ func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document
 	return doc, err
 }
 
+// finishCompleted records a document completed and lets go of it in the queue, in one
+// transaction: a crash cannot leave a completed document in flight.
 func (p *Processor) finishCompleted(ctx context.Context, doc store.Document) {
 	p.plans.forget(doc.ID)
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusCompleted
 			d.Stage = stage.Completed
 			d.Error = ""
+			d.ResultsVersion = p.versions.extract
 			now := tx.Now()
 			d.FinishedAt = &now
 			return nil
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return p.queue.Remove(tx, doc.ID)
 	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.log.Error("Cannot record completion", "doc_id", doc.ID, "err", err)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			p.log.Error("Cannot record completion", "doc_id", doc.ID, "err", err)
+		}
+		_ = p.queue.Ack(ctx, doc.ID)
 	}
-	_ = p.queue.Ack(ctx, doc.ID)
 	p.log.Info("Completed full pipeline for "+doc.ID, "doc_id", doc.ID)
 	p.publish(Event{Type: EventCompleted, DocID: doc.ID, Stage: stage.Completed, Progress: 100, Status: string(store.StatusCompleted)})
 }
 
+// finishFailed records a document failed for good and lets go of it in the queue, in one
+// transaction.
 func (p *Processor) finishFailed(ctx context.Context, doc store.Document, cause error) {
 	p.plans.forget(doc.ID)
 	msg := cause.Error()
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusFailed
 			d.Attempts = doc.Attempts
@@ -513,12 +549,17 @@ func (p *Processor) finishFailed(ctx context.Context, doc store.Document, cause 
 			sp.Status = store.StageFailed
 			sp.Error = msg
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return p.queue.Remove(tx, doc.ID)
 	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.log.Error("Cannot record failure", "doc_id", doc.ID, "err", err)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			p.log.Error("Cannot record failure", "doc_id", doc.ID, "err", err)
+		}
+		_ = p.queue.Ack(ctx, doc.ID)
 	}
-	_ = p.queue.Ack(ctx, doc.ID)
 	p.log.Error("Failed pipeline for "+doc.ID, "doc_id", doc.ID, "err", msg)
 	p.publish(Event{Type: EventFailed, DocID: doc.ID, Stage: stage.Failed, Status: string(store.StatusFailed), Error: msg})
 }
@@ -576,7 +617,7 @@ func (p *Processor) requeueInterrupted(doc store.Document, prio store.Priority) 
 // queues it, in one transaction. The document keeps a priority raised while it ran (a loan
 // packet seen after OCR).
 func (p *Processor) requeue(ctx context.Context, id string, prio store.Priority, change func(d *store.Document, now time.Time) store.PushOptions) error {
-	return p.db.Update(ctx, func(tx *store.Tx) error {
+	return p.db.Batch(ctx, func(tx *store.Tx) error {
 		var opts store.PushOptions
 		d, err := tx.UpdateDocument(id, func(d *store.Document) error {
 			d.Status = store.StatusQueued

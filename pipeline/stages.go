@@ -35,29 +35,51 @@ func (p *Processor) runPipeline(ctx, soft context.Context, doc store.Document) e
 }
 
 func (p *Processor) stageStart(ctx context.Context, id, name string, done, total int) error {
-	now := p.now()
-	var sp store.StageProgress
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
-		var err error
-		sp, err = tx.UpdateProgress(id, name, func(sp *store.StageProgress) {
-			sp.Status = store.StageRunning
-			sp.Error = ""
-			sp.SetDone(done, total)
-			sp.StartedAt = &now
-			sp.FinishedAt = nil
-		})
-		if err != nil {
-			return err
-		}
-		_, err = tx.UpdateDocument(id, func(d *store.Document) error { d.Stage = name; return nil })
-		return err
-	})
-	if err != nil {
+	write, announce := p.startStage(id, name, done, total)
+	if err := p.db.Batch(ctx, write); err != nil {
 		return err
 	}
-	p.updateActive(id, name, sp)
-	p.publish(Event{Type: EventStage, DocID: id, Stage: name, Status: string(store.StageRunning), Progress: sp.Percent, Done: done, Total: total})
+	announce()
 	return nil
+}
+
+// startStage is a stage's start: the write that marks it running (and the document in it),
+// and the announcement (the active document's stage, the event) to make once that is
+// committed.
+func (p *Processor) startStage(id, name string, done, total int) (write func(tx *store.Tx) error, announce func()) {
+	now := p.now()
+	running := func(sp *store.StageProgress) {
+		sp.Status = store.StageRunning
+		sp.Error = ""
+		sp.SetDone(done, total)
+		sp.StartedAt = &now
+		sp.FinishedAt = nil
+	}
+	write = func(tx *store.Tx) error {
+		if _, err := tx.UpdateProgress(id, name, running); err != nil {
+			return err
+		}
+		_, err := tx.UpdateDocument(id, func(d *store.Document) error { d.Stage = name; return nil })
+		return err
+	}
+	announce = func() {
+		var sp store.StageProgress
+		running(&sp)
+		p.updateActive(id, name, sp)
+		p.publish(Event{Type: EventStage, DocID: id, Stage: name, Status: string(store.StageRunning), Progress: sp.Percent, Done: done, Total: total})
+	}
+	return write, announce
+}
+
+// quickStageStart starts a stage that runs in one step (stages 2 and 3: milliseconds of
+// CPU). Its start is not committed on its own but with its end (the write it returns goes to
+// finishStage): one sync less per document and stage, where syncs set the pace of small
+// documents. Its running event goes out now; the status shows the stage pending until it is
+// done.
+func (p *Processor) quickStageStart(id, name string, total int) (write func(tx *store.Tx) error) {
+	write, announce := p.startStage(id, name, 0, total)
+	announce()
+	return write
 }
 
 // completeStage marks stage completed inside tx.
@@ -93,7 +115,7 @@ func (p *Processor) cached(ctx context.Context, id, name, key, version string, t
 	}
 	p.counters.cache(true)
 	var sp store.StageProgress
-	err = p.db.Update(ctx, func(tx *store.Tx) error {
+	err = p.db.Batch(ctx, func(tx *store.Tx) error {
 		var err error
 		sp, err = completeStage(tx, id, name, total)
 		return err
@@ -169,14 +191,18 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc *store.Document) ([]
 	}
 	p.counters.page(stage.OCRExtraction, "cached", int64(done))
 	var mu sync.Mutex
+	commits := newPageCommits(p.db)
 	err = p.forPages(ctx, soft, todo, func(ctx context.Context, page int) error {
 		pt, err := p.readPage(ctx, id, page, plan)
 		if err != nil {
 			p.counters.page(stage.OCRExtraction, "failed", 1)
 			return err
 		}
+		mu.Lock()
+		pages[page] = pt
+		mu.Unlock()
 		var sp store.StageProgress
-		err = p.db.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		commits.add(ctx, func(tx *store.Tx) error {
 			if err := tx.PutCheckpoint(store.CheckpointKey(id, stage.OCRExtraction, page), version, pt); err != nil {
 				return err
 			}
@@ -192,26 +218,24 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc *store.Document) ([]
 			var err error
 			sp, err = tx.UpdateProgress(id, stage.OCRExtraction, func(sp *store.StageProgress) { sp.SetDone(sp.Done+1, n) })
 			return err
+		}, func() {
+			switch {
+			case pt.Error != "":
+				p.counters.page(stage.OCRExtraction, "quarantined", 1)
+				p.log.Warn(fmt.Sprintf("OCR'd page %d for %s: quarantined", page, id), "doc_id", id, "page", page, "reason", pt.Error)
+			default:
+				p.counters.page(stage.OCRExtraction, "done", 1)
+				p.counters.source(pt.Source, pt.Blank)
+				p.log.Info(fmt.Sprintf("OCR'd page %d for %s", page, id), "doc_id", id, "page", page, "source", pt.Source,
+					"blank", pt.Blank, "confidence", round1(pt.Confidence))
+			}
+			p.pageDone(id, stage.OCRExtraction, page, sp)
 		})
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		pages[page] = pt
-		mu.Unlock()
-		switch {
-		case pt.Error != "":
-			p.counters.page(stage.OCRExtraction, "quarantined", 1)
-			p.log.Warn(fmt.Sprintf("OCR'd page %d for %s: quarantined", page, id), "doc_id", id, "page", page, "reason", pt.Error)
-		default:
-			p.counters.page(stage.OCRExtraction, "done", 1)
-			p.counters.source(pt.Source, pt.Blank)
-			p.log.Info(fmt.Sprintf("OCR'd page %d for %s", page, id), "doc_id", id, "page", page, "source", pt.Source,
-				"blank", pt.Blank, "confidence", round1(pt.Confidence))
-		}
-		p.pageDone(id, stage.OCRExtraction, page, sp)
-		return nil
+		return commits.failed()
 	})
+	if cerr := commits.wait(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +271,7 @@ func (p *Processor) noteReading(ctx context.Context, doc *store.Document, pages 
 	if doc.Pages == pages && slices.Equal(doc.Warnings, warnings) && slices.Equal(doc.FailedPages, failed) {
 		return nil
 	}
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		d, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Pages, d.Warnings, d.FailedPages = pages, warnings, failed
 			return nil
@@ -262,7 +286,7 @@ func (p *Processor) noteReading(ctx context.Context, doc *store.Document, pages 
 // transaction (with what also does there, when not nil), then counts and announces it.
 func (p *Processor) finishStage(ctx context.Context, id, name, key, version string, total int, record any, started time.Time, also func(tx *store.Tx) error) error {
 	var sp store.StageProgress
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		if err := tx.PutCache(key, version, record); err != nil {
 			return err
 		}
@@ -301,9 +325,7 @@ func (p *Processor) stageSplit(ctx context.Context, doc store.Document, pages []
 	}
 	started := p.now()
 	p.log.Info("Stage 2: Account splitting for "+id, "doc_id", id)
-	if err := p.stageStart(ctx, id, stage.AccountSplitting, 0, 1); err != nil {
-		return nil, err
-	}
+	markStarted := p.quickStageStart(id, stage.AccountSplitting, 1)
 	accounts, err := p.splitter.Split(ctx, pages)
 	if err != nil {
 		return nil, fmt.Errorf("account splitting: %w", err)
@@ -312,7 +334,7 @@ func (p *Processor) stageSplit(ctx context.Context, doc store.Document, pages []
 		accounts = []stage.Account{}
 	}
 	split = AccountSplit{DocID: id, Accounts: accounts}
-	if err := p.finishStage(ctx, id, stage.AccountSplitting, store.AccountsKey(id), version, 1, split, started, nil); err != nil {
+	if err := p.finishStage(ctx, id, stage.AccountSplitting, store.AccountsKey(id), version, 1, split, started, markStarted); err != nil {
 		return nil, err
 	}
 	p.log.Info(fmt.Sprintf("Cached account split for %s (%d accounts)", id, len(accounts)), "doc_id", id, "accounts", len(accounts))
@@ -327,15 +349,13 @@ func (p *Processor) stageAnalysis(ctx context.Context, doc store.Document, pages
 	}
 	started := p.now()
 	p.log.Info(fmt.Sprintf("Stage 3: Page analysis for %s (%d pages)", id, n), "doc_id", id, "pages", n)
-	if err := p.stageStart(ctx, id, stage.PageAnalysis, 0, n); err != nil {
-		return nil, err
-	}
+	markStarted := p.quickStageStart(id, stage.PageAnalysis, n)
 	maps, err := p.splitter.MapPages(ctx, pages, accounts)
 	if err != nil {
 		return nil, fmt.Errorf("page analysis: %w", err)
 	}
 	m = PageMapping{DocID: id, Pages: maps}
-	if err := p.finishStage(ctx, id, stage.PageAnalysis, store.MappingKey(id), version, n, m, started, nil); err != nil {
+	if err := p.finishStage(ctx, id, stage.PageAnalysis, store.MappingKey(id), version, n, m, started, markStarted); err != nil {
 		return nil, err
 	}
 	p.log.Info("Cached page mapping for "+id, "doc_id", id)
@@ -372,7 +392,7 @@ func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, 
 	done := n - len(todo)
 	if len(todo) == 0 {
 		var sp store.StageProgress
-		err := p.db.Update(ctx, func(tx *store.Tx) error {
+		err := p.db.Batch(ctx, func(tx *store.Tx) error {
 			var err error
 			sp, err = completeStage(tx, id, stage.LLMExtraction, n)
 			return err
@@ -389,15 +409,21 @@ func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, 
 		return err
 	}
 	p.counters.page(stage.LLMExtraction, "cached", int64(done))
+	commits := newPageCommits(p.db)
 	err = p.forPagesIn(p.extSlots, ctx, soft, todo, func(ctx context.Context, page int) error {
-		_, err := p.extractPage(ctx, id, n, page, pages[page], maps[page])
-		return err
+		if _, err := p.extractPageWith(ctx, commits, id, n, page, pages[page], maps[page]); err != nil {
+			return err
+		}
+		return commits.failed()
 	})
+	if cerr := commits.wait(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return err
 	}
 	var sp store.StageProgress
-	err = p.db.Update(ctx, func(tx *store.Tx) error {
+	err = p.db.Batch(ctx, func(tx *store.Tx) error {
 		var err error
 		sp, err = completeStage(tx, id, stage.LLMExtraction, n)
 		return err
@@ -411,8 +437,15 @@ func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, 
 }
 
 // extractPage runs the extractor on one page and caches the result together with the
-// stage's progress.
+// stage's progress; it returns once the result is committed.
 func (p *Processor) extractPage(ctx context.Context, id string, n, page int, pt stage.PageText, m stage.PageMap) (PageData, error) {
+	return p.extractPageWith(ctx, nil, id, n, page, pt, m)
+}
+
+// extractPageWith is extractPage whose commit, with commits, goes to the background (the
+// stage's own pages): the page is reported when it is committed, and the data returned is
+// not yet cached.
+func (p *Processor) extractPageWith(ctx context.Context, commits *pageCommits, id string, n, page int, pt stage.PageText, m stage.PageMap) (PageData, error) {
 	var res stage.Extraction
 	if pt.Blank || pt.Error != "" {
 		// Nothing to read: no extractor runs (a model would be paid for nothing).
@@ -438,7 +471,7 @@ func (p *Processor) extractPage(ctx context.Context, id string, n, page int, pt 
 		Blank: pt.Blank, Error: pt.Error,
 	}
 	var sp store.StageProgress
-	err := p.db.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+	write := func(tx *store.Tx) error {
 		if err := tx.PutCache(store.PageDataKey(id, page), p.versions.extract, pd); err != nil {
 			return err
 		}
@@ -449,14 +482,21 @@ func (p *Processor) extractPage(ctx context.Context, id string, n, page int, pt 
 			}
 		})
 		return err
-	})
-	if err != nil {
+	}
+	reported := func() {
+		p.counters.page(stage.LLMExtraction, "done", 1)
+		p.counters.tokens(pd.PromptTokens, pd.CompletionTokens)
+		p.log.Info(fmt.Sprintf("Processed and cached page %d for %s", page, id), "doc_id", id, "page", page, "extractor", pd.Extractor)
+		p.pageDone(id, stage.LLMExtraction, page, sp)
+	}
+	if commits != nil {
+		commits.add(ctx, write, reported)
+		return pd, nil
+	}
+	if err := p.db.Batch(context.WithoutCancel(ctx), write); err != nil {
 		return PageData{}, err
 	}
-	p.counters.page(stage.LLMExtraction, "done", 1)
-	p.counters.tokens(pd.PromptTokens, pd.CompletionTokens)
-	p.log.Info(fmt.Sprintf("Processed and cached page %d for %s", page, id), "doc_id", id, "page", page, "extractor", pd.Extractor)
-	p.pageDone(id, stage.LLMExtraction, page, sp)
+	reported()
 	return pd, nil
 }
 

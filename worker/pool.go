@@ -199,8 +199,10 @@ func (p *Pool) counted(f func(s *Stats)) {
 	p.mu.Unlock()
 }
 
-// acquire takes a request slot and a worker: an idle one, or a new one.
-func (p *Pool) acquire(ctx context.Context) (*proc, error) {
+// acquire takes a request slot and a worker: an idle one, or a new one. Among idle workers
+// it prefers the one whose last request was about docID: that one still holds the document
+// open (MuPDF loads a document's fonts once per open), then the most recently used.
+func (p *Pool) acquire(ctx context.Context, docID string) (*proc, error) {
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -220,9 +222,15 @@ func (p *Pool) acquire(ctx context.Context) (*proc, error) {
 			p.mu.Unlock()
 			break
 		}
-		// The most recently used: it may still hold the document open.
-		w := p.idle[n-1]
-		p.idle = p.idle[:n-1]
+		i := n - 1
+		for j := n - 1; j >= 0; j-- {
+			if p.idle[j].lastDoc == docID {
+				i = j
+				break
+			}
+		}
+		w := p.idle[i]
+		p.idle = append(p.idle[:i], p.idle[i+1:]...)
 		if !w.alive() {
 			delete(p.all, w)
 			p.mu.Unlock()
@@ -263,6 +271,9 @@ func (p *Pool) release(w *proc) {
 		p.log.Debug("Worker recycled", "worker", w.pid, "requests", w.served)
 	default:
 		w.idleSince = time.Now()
+		if t := w.task.Load(); t != nil {
+			w.lastDoc = t.docID
+		}
 		p.idle = append(p.idle, w)
 	}
 	p.mu.Unlock()
@@ -290,7 +301,7 @@ func (e *diedTwice) Error() string {
 func (p *Pool) do(ctx context.Context, t task, req request) (response, error) {
 	var reasons []string
 	for idleDeaths := 0; len(reasons) < 2; {
-		w, err := p.acquire(ctx)
+		w, err := p.acquire(ctx, t.docID)
 		if err != nil {
 			return response{}, err
 		}

@@ -36,6 +36,7 @@ type proc struct {
 	version   string
 	served    int
 	idleSince time.Time
+	lastDoc   string // the document of its last answered request, which it may hold open
 }
 
 // task is what a worker works on, for its log lines.

@@ -131,17 +131,15 @@ async function loadList() {
   } catch (e) {
     return;
   }
-  const rows = await Promise.all(body.documents.map(async (d) => {
-    let st = null;
-    try { st = (await api(`/api/document/${d.id}/background-status`)).status; } catch (e) { /* gone */ }
-    return el("tr", { "data-doc": d.id, onclick: () => { location.hash = `#/doc/${d.id}`; } },
-      el("td", {}, el("div", { class: "name", text: d.file_name }), el("div", { class: "id", text: d.id })),
+  // One request per refresh: each row of the listing carries its stage bars.
+  const rows = body.documents.map((d) =>
+    el("tr", { "data-doc": d.doc_id, onclick: () => { location.hash = `#/doc/${d.doc_id}`; } },
+      el("td", {}, el("div", { class: "name", text: d.file_name }), el("div", { class: "id", text: d.doc_id })),
       el("td", { text: d.pages || "–" }),
       el("td", { text: PRIORITIES[d.priority] || d.priority }),
       el("td", {}, el("span", { class: "badge " + d.status, "data-status": d.status, text: d.status })),
-      el("td", {}, stageBars(st && st.stages)),
-      el("td", { text: new Date(d.updated_at).toLocaleTimeString() }));
-  }));
+      el("td", {}, stageBars(d.stages)),
+      el("td", { text: new Date(d.updated_at).toLocaleTimeString() })));
   $("#doc-rows").replaceChildren(...rows);
   $("#docs-empty").hidden = rows.length > 0;
 }
@@ -226,7 +224,7 @@ async function loadDoc(id) {
     el("span", { text: `priority ${PRIORITIES[d.priority]}` }),
     el("span", { text: `attempts ${d.attempts}` }),
     ...(body.tokens && body.tokens.prompt_tokens ? [el("span", { text: `${body.tokens.prompt_tokens + body.tokens.completion_tokens} model tokens` })] : []),
-    el("span", { class: "id", text: d.id }));
+    el("span", { class: "id", text: d.doc_id }));
   $("#result-link").href = `/api/document/${id}/result`;
   $("#doc-stages").replaceChildren(...STAGES.map(([key, label]) => {
     const s = st.stages[key];

@@ -6,7 +6,6 @@
 package gen
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -142,14 +141,10 @@ func Generate(opts Options) (*Packet, error) {
 			}
 		}
 	}
-	if err := pdf.Error(); err != nil {
-		return nil, fmt.Errorf("generate: %w", err)
+	p, err := b.packet()
+	if err != nil {
+		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := pdf.Output(&buf); err != nil {
-		return nil, fmt.Errorf("generate: %w", err)
-	}
-	p := &Packet{PDF: buf.Bytes(), Truth: b.truth()}
 	if opts.Scanned {
 		dpi := opts.ScanDPI
 		if dpi == 0 {
