@@ -163,37 +163,76 @@ func runDocuments(ctx context.Context, a *app, ids []string, progress string, er
 	return err
 }
 
-// waitForDocuments returns when every document has completed or failed.
+// waitForDocuments returns when every document has completed or failed. It reads the status
+// of the documents an event named (all of them at the start and every half second, in case
+// an event was dropped), so that its work per event does not grow with the number of
+// documents.
 func waitForDocuments(ctx context.Context, proc *pipeline.Processor, ids []string, bar *progressbar.ProgressBar) error {
 	events, unsubscribe := proc.Broker().Subscribe(256)
 	defer unsubscribe()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
+	progress := make(map[string]int, len(ids))
+	finished := make(map[string]bool, len(ids)) // completed or failed
+	sum, done := 0, 0
+	check := func(id string) error {
+		if finished[id] {
+			return nil
+		}
+		st, err := proc.Status(context.WithoutCancel(ctx), id)
+		if err != nil {
+			return err
+		}
+		p := st.Progress
+		if st.Status == string(store.StatusCompleted) || st.Status == string(store.StatusFailed) {
+			p = 100
+			finished[id] = true
+			done++
+		}
+		sum += p - progress[id]
+		progress[id] = p
+		return nil
+	}
+	mine := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		mine[id] = true
+	}
+	todo := ids
 	for {
-		done, sum := 0, 0
-		for _, id := range ids {
-			st, err := proc.Status(context.WithoutCancel(ctx), id)
-			if err != nil {
+		for _, id := range todo {
+			if err := check(id); err != nil {
 				return err
 			}
-			if st.Status == string(store.StatusCompleted) || st.Status == string(store.StatusFailed) {
-				done++
-				sum += 100
-				continue
-			}
-			sum += st.Progress
 		}
 		if bar != nil {
 			_ = bar.Set(sum)
 		}
-		if done == len(ids) {
+		if done == len(mine) {
 			return nil
 		}
+		todo = todo[:0:0]
 		select {
 		case <-ctx.Done():
 			return errors.New("interrupted: finished pages are kept in the data directory")
-		case <-events:
+		case e := <-events:
+			// This event and whatever else is waiting: one status read per document named.
+			named := map[string]bool{e.DocID: true}
+		drain:
+			for {
+				select {
+				case e := <-events:
+					named[e.DocID] = true
+				default:
+					break drain
+				}
+			}
+			for id := range named {
+				if mine[id] {
+					todo = append(todo, id)
+				}
+			}
 		case <-tick.C:
+			todo = ids
 		}
 	}
 }
