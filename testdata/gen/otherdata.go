@@ -95,7 +95,7 @@ var otherPhones = []string{
 
 // otherPhone is a phone number in one of the shapes of the second generator.
 func otherPhone(r *rand.Rand) string {
-	a, b, c := 201+r.IntN(780), 201+r.IntN(780), r.IntN(10000)
+	a, b, c := personalAreaCode(201+r.IntN(780)), 201+r.IntN(780), r.IntN(10000)
 	return fmt.Sprintf(pick(r, otherPhones), a, b, c)
 }
 
