@@ -48,15 +48,15 @@ func TestCacheVersionsDoNotMove(t *testing.T) {
 	}{
 		{"rules", rules.Splitter{}, rules.Extractor{}, map[string]string{
 			stage.OCRExtraction:    "ocr/1;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2",
-			stage.AccountSplitting: "split/1;split-rules/6;in=1c4f7f13ed8c",
-			stage.PageAnalysis:     "analysis/1;split-rules/6;in=5f0934972608",
-			stage.LLMExtraction:    "extract/1;extract-rules/6;schema=default;in=d6b09606efd2",
+			stage.AccountSplitting: "split/1;split-rules/7;in=1c4f7f13ed8c",
+			stage.PageAnalysis:     "analysis/1;split-rules/7;in=57564a822de3",
+			stage.LLMExtraction:    "extract/1;extract-rules/7;schema=default;in=77aa788f9211",
 		}},
 		{"model", llm.NewSplitter(x), x, map[string]string{
 			stage.OCRExtraction:    "ocr/1;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2",
-			stage.AccountSplitting: "split/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/6;in=1c4f7f13ed8c",
-			stage.PageAnalysis:     "analysis/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/6;in=15ef74a1df21",
-			stage.LLMExtraction:    "extract/1;llm/1;model=m;prompt=c55e18ac4de9;schema=4478ebb446b4;format=auto;ground/1;in=950ca28ee469",
+			stage.AccountSplitting: "split/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/7;in=1c4f7f13ed8c",
+			stage.PageAnalysis:     "analysis/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/7;in=385c367995a3",
+			stage.LLMExtraction:    "extract/1;llm/1;model=m;prompt=c55e18ac4de9;schema=4478ebb446b4;format=auto;ground/1;in=aad787569626",
 		}},
 	}
 	for _, tt := range tests {
