@@ -59,18 +59,42 @@ var states = func() map[string]bool {
 
 // cityLineRe matches "Springfield, IL 62704", "SALT LAKE CITY UT  84101-2231", "Pueblo CO
 // 81003 USA"; OCR's letters for digits in the ZIP are mended.
-var cityLineRe = regexp.MustCompile(`^([A-Za-z][A-Za-z .'’-]*?)[,.\s-]*\s?[,.-]?\s*\b([A-Z]{2})\.?,?\s+([0-9OoIlSB]{5}(?:\s?-\s?[0-9OoIlSB]{4})?)(?:\s+(?:USA|US|U\.S\.A?\.?|United States))?$`)
+var cityLineRe = regexp.MustCompile(`^([A-Za-z][A-Za-z .'’-]*?)[,.\s-]*\s?[,.-]?\s*\b([A-Za-z015]{2,3})\.?,?\s+([0-9OoIlSB\]|](?:\s?[0-9OoIlSB\]|]){4}(?:\s?-\s?[0-9OoIlSB\]|]{4})?)(?:\s+(?:USA|US|U\.S\.A?\.?|United States))?$`)
+
+// ocrState mends what OCR makes of a state's letters: digits for letters ("1A" for IA).
+var ocrState = strings.NewReplacer("0", "O", "1", "I", "5", "S")
+
+// stateCode reads a state code as OCR may have printed it: in lower case ("ky"), with a
+// digit for a letter ("1A"), or with a stray I ("TIN" for TN).
+func stateCode(s string) (string, bool) {
+	s = ocrState.Replace(strings.ToUpper(s))
+	if len(s) == 2 {
+		return s, states[s]
+	}
+	for _, drop := range []int{1, 0, 2} {
+		if s[drop] == 'I' {
+			if t := s[:drop] + s[drop+1:]; states[t] {
+				return t, true
+			}
+		}
+	}
+	return "", false
+}
 
 // city is the second line of an address.
 type city struct{ name, state, zip string }
 
 func parseCity(s string) (city, bool) {
 	m := cityLineRe.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil || !states[m[2]] || strings.TrimSpace(m[1]) == "" {
+	if m == nil || strings.TrimSpace(m[1]) == "" {
+		return city{}, false
+	}
+	state, ok := stateCode(m[2])
+	if !ok {
 		return city{}, false
 	}
 	zip := strings.ReplaceAll(ocrDigit.Replace(m[3]), " ", "")
-	return city{name: strings.Join(strings.Fields(m[1]), " "), state: m[2], zip: zip}, true
+	return city{name: strings.Join(strings.Fields(m[1]), " "), state: state, zip: zip}, true
 }
 
 // cityAt reads a city line from cells[k] alone, or from cells[k:] printed in separate boxes
@@ -189,7 +213,7 @@ func findAddress(p *page) (string, stage.Evidence, bool) {
 // addressAt reads the address that starts with value v: on its own line, or a street with
 // its unit in the next box and the city on one of the next rows (in one cell, or in boxes).
 func (p *page) addressAt(v value) (string, float64, bool) {
-	text := strings.TrimLeft(strings.TrimSpace(v.text), "\"'‘’“”`*,.") // OCR's specks before a value
+	text := trimSpecks(strings.TrimSpace(v.text))
 	if m := labelInside.FindStringIndex(text); m != nil {
 		text = text[:m[0]] // the next column's label, printed too close to be another cell
 	}
@@ -209,16 +233,17 @@ func (p *page) addressAt(v value) (string, float64, bool) {
 	if !streetGrammar.MatchString(street) {
 		conf -= 0.15 // a street without a suffix, or one OCR damaged
 	}
+	// The city on one of the next rows: under "City   State   ZIP" labels when the address is
+	// in boxes; not past another street.
 	for k := v.row + 1; k < len(p.rows) && k <= v.row+3; k++ {
-		if _, _, ok := heading(p.rows[k]); ok && k < v.row+3 {
-			continue // "City   State   ZIP" above its boxes
-		}
-		for j := range p.rows[k].cells {
+		for j, cell := range p.rows[k].cells {
 			if c, ok := cityAt(p.rows[k].cells, j); ok {
 				return formatAddress(street, c), conf, true
 			}
+			if streetLine.MatchString(trimSpecks(cell)) && hasLetters(cell) {
+				return "", 0, false
+			}
 		}
-		break
 	}
 	return "", 0, false
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/idp/idp/stage"
 )
@@ -20,7 +21,7 @@ var holderLabel = regexp.MustCompile(`(?i)^(?:` +
 	`|(?:primary|joint)(?:\s+(?:member|owner|applicant))?(?:\s+names?)?` +
 	`|(?:full\s+)?(?:legal\s+)?names?(?:\s*\(s\))?(?:\s+on\s+(?:the\s+)?account)?` +
 	`|account\s+in\s+(?:the\s+)?names?\s+of` +
-	`)(?:\s*\([^)]*\))?(?:\s*[:;]|\s|$)`)
+	`)(?:\s*\([^)]*\))?(?:\s*[:;.]|\s|$)`)
 
 // notHolder rejects labels that name someone who is not an owner.
 var notHolder = regexp.MustCompile(`(?i)employer|signer|verified|prepared|officer|banker|beneficiar|bank|branch|company|business|originator|lender|representative|emergency|reference|contact|print`)
@@ -28,7 +29,7 @@ var notHolder = regexp.MustCompile(`(?i)employer|signer|verified|prepared|office
 // genericNameLabel is a name label that says nothing of the role.
 var genericNameLabel = regexp.MustCompile(`(?i)^(?:full\s+)?(?:legal\s+)?names?\b`)
 
-var nameSplit = regexp.MustCompile(`\s*(?:,|;|&|\band\b|\bAND\b|\+)\s*`)
+var nameSplit = regexp.MustCompile(`\s*(?:,|;|&|¢|\band\b|\bAND\b|\+)\s*`) // ¢: OCR's &
 
 // holderFinding is one holder read on a page.
 type holderFinding struct {
@@ -71,6 +72,11 @@ func findHolders(p *page) []holderFinding {
 				continue
 			}
 			names := namesIn(v.text)
+			if len(names) == 0 {
+				// After a name label, a name OCR printed partly in lower case ("Marcus
+				// o'connell").
+				names = namesIn(titleCase(v.text))
+			}
 			for _, n := range names {
 				add(n, stage.Evidence{Confidence: conf, Source: stage.EvidenceLabel, Detail: where(h.label, v)})
 			}
@@ -85,6 +91,20 @@ func findHolders(p *page) []holderFinding {
 		}
 	}
 	return out
+}
+
+// titleCase capitalises every word of s.
+func titleCase(s string) string {
+	words := strings.Fields(s)
+	for i, w := range words {
+		r := []rune(w)
+		r[0] = unicode.ToUpper(r[0])
+		if len(r) > 2 && r[1] == '\'' {
+			r[2] = unicode.ToUpper(r[2]) // O'Connell
+		}
+		words[i] = string(r)
+	}
+	return strings.Join(words, " ")
 }
 
 // where says where a value stood relative to its label.
@@ -123,7 +143,7 @@ var lastFirst = regexp.MustCompile(`^((?:(?i:de|da|di|del|della|la|le|van|von|de
 var honorific = regexp.MustCompile(`(?i)^(?:mr|mrs|ms|miss|dr)\.?\s+`)
 
 // ocrInitialI mends a middle initial I that OCR read as a bar or a small l.
-var ocrInitialI = strings.NewReplacer(" | ", " I ", " |. ", " I. ", " l ", " I ")
+var ocrInitialI = strings.NewReplacer(" | ", " I ", " |. ", " I. ", " l ", " I ", " 0. ", " O. ", " 0 ", " O ", "! ", "I ")
 
 // CleanName trims the punctuation and honorific around a name.
 func CleanName(s string) string {
@@ -213,7 +233,7 @@ func (p *page) nameBlocks() []nameBlock {
 	top := max(16, len(rows)*2/5)
 	for i := 1; i < len(rows); i++ {
 		// The address: on one line, or a street line and a city line.
-		street := rows[i].cells[0]
+		street := trimSpecks(rows[i].cells[0])
 		address, ok := inlineAddress(street)
 		if !ok && i+1 < len(rows) && streetLine.MatchString(street) && hasLetters(street) {
 			var c city
@@ -226,7 +246,10 @@ func (p *page) nameBlocks() []nameBlock {
 		}
 		var names []string
 		first := i
-		for j := i - 1; j >= 0 && j >= i-3; j-- {
+		for j := i - 1; j >= 0 && j >= i-4; j-- {
+			if speck(rows[j]) {
+				continue // a speck OCR read between the lines
+			}
 			c := rows[j].cells[0]
 			if cs := rows[j].cells; len(cs) > 1 && !strings.Contains(c, " ") && LooksLikeName(c+" "+cs[1]) {
 				c += " " + cs[1] // OCR split a name in two cells ("TOBIAS   BRENNAN")

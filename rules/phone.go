@@ -27,7 +27,7 @@ var secondChoicePhone = regexp.MustCompile(`(?i)work|alternate|alt\b|other`)
 var phoneStrict = regexp.MustCompile(`^[\s.:;'"‘’]*((?:\+?1[\s.-]?)?(?:\(\s?[0-9OoIlSB]{3}\s?\)|[0-9OoIlSB]{3})[\s.-]?[0-9OoIlSB]{3}[\s.-]?[0-9OoIlSB]{4})(?:$|[^0-9])`)
 
 // phoneLoose allows OCR's stray spaces inside the groups ("749-7 13-0783").
-var phoneLoose = regexp.MustCompile(`^[\s.:;'"‘’]*(\+?[0-9OoIlSB(][0-9OoIlSB()+.\-\s]{8,20}[0-9OoIlSB])`)
+var phoneLoose = regexp.MustCompile(`^[\s.:;'"‘’]*(\+?[0-9OoIlSB(][0-9OoIlSB()+.,\-\s]{8,20}[0-9OoIlSB])`)
 
 // tollFree are the area codes of toll-free numbers: a bank's, never a customer's own.
 var tollFree = map[string]bool{"800": true, "888": true, "877": true, "866": true, "855": true, "844": true, "833": true}

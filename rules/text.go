@@ -62,18 +62,43 @@ var sectionNumber = regexp.MustCompile(`(?i)^(?:(?:section\s+\d{1,2}[a-z]?|part\
 // itemNumber is the number of an item of a form: "1.", "10)".
 var itemNumber = regexp.MustCompile(`^\d{1,2}\s*[.:)]\s+`)
 
+// labelAndValue is a label with its value after a colon: "Borrower Name: Grace Kim".
+var labelAndValue = regexp.MustCompile(`:\s*\S`)
+
 // ownerNumber is the number of a heading that numbers people: "OWNER 2", "Borrower 1".
 var ownerNumber = regexp.MustCompile(`\s+\d$`)
 
 // correspondent starts a row that names a memo's or fax's sender or addressee.
 var correspondent = regexp.MustCompile(`(?i)^(?:to|from|attn|attention|cc|sender)\s*[:.]`)
 
-// faxHeader matches the line a fax machine prints across the top of every page it sends.
-var faxHeader = regexp.MustCompile(`(?i)\bfrom\b.*(?:\bfax\b|\bto\b|\bp\.?\s*\d{2,3}\b)|\bfax\b.*\bp\.?\s*\d{2,3}\s*/`)
+// faxHeaderParts are what the line a fax machine prints across the top of every page it
+// sends is made of: a line with two of them (in any order: OCR may have broken and
+// reordered it), one the machine's (the time, the page count), is one. A fax cover's "To:"
+// and "Fax:" lines are not: no machine printed them.
+var faxHeaderParts = []*regexp.Regexp{
+	regexp.MustCompile(`(?i)\bfrom\b`),
+	regexp.MustCompile(`(?i)\bfax\b`),
+	regexp.MustCompile(`(?i)\bt[o0]\s*:`),
+}
 
-// faxHeaderRest is the rest of a fax header that OCR broke over the next rows: a number
-// after "TO:", the page count.
-var faxHeaderRest = regexp.MustCompile(`(?i)^[^a-z]*(?:\b(?:t[o0]|fax|from)\s*:[^a-z]*|\bp\.?\s*\d{2,3}\s*/\s*\d+[^a-z]*)+$`)
+var faxMachineParts = regexp.MustCompile(`(?i)\bp\.?\s*\d{2,3}\s*(?:/\s*\d+)?\b|\b\d{1,2}:\d{2}\b`)
+
+func faxHeader(s string) bool {
+	if !faxMachineParts.MatchString(s) {
+		return false
+	}
+	n := 1
+	for _, re := range faxHeaderParts {
+		if re.MatchString(s) {
+			n++
+		}
+	}
+	return n >= 2
+}
+
+// faxFragment is a piece of a fax header, which OCR breaks over two or three rows of a
+// slightly turned page, in any order: "FROM:", "FAX:", "TO:", the time, "P.003/8".
+var faxFragment = regexp.MustCompile(`(?i)\b(?:from|fax|t[o0])\s*:|\bp\.?\s*\d{2,3}\s*/\s*\d+|\b\d{1,2}:\d{2}\b`)
 
 // page is one page's text read for extraction.
 type page struct {
@@ -85,14 +110,16 @@ type page struct {
 func newPage(text string) *page {
 	rows := parseRows(text)
 	p := &page{}
-	// The fax header is the first row (the second when a speck came first), and what OCR
-	// broke off it onto the next rows.
+	// The fax header: the first rows (from the second when a speck came first), up to
+	// three, that are pieces of it and together read as one.
 	for i := 0; i < len(rows) && i < 2; i++ {
-		if faxHeader.MatchString(strings.Join(rows[i].cells, " ")) {
-			end := i + 1
-			for end < len(rows) && end < i+3 && faxHeaderRest.MatchString(strings.Join(rows[end].cells, " ")) {
-				end++
-			}
+		end := i
+		var parts []string
+		for end < len(rows) && end < i+3 && faxFragment.MatchString(strings.Join(rows[end].cells, " ")) {
+			parts = append(parts, strings.Join(rows[end].cells, " "))
+			end++
+		}
+		if end > i && faxHeader(strings.Join(parts, " ")) {
 			rows = append(rows[:i:i], rows[end:]...)
 			p.fax = true
 			break
@@ -167,7 +194,7 @@ func heading(r row) (parties []party, kind headingKind, ok bool) {
 			parties = append(parties, partyNone) // "Part II" alone in its cell
 			continue
 		}
-		if rest == "" || strings.ContainsAny(rest, "0123456789$@") || len(strings.Fields(rest)) > 10 {
+		if rest == "" || strings.ContainsAny(rest, "0123456789$@") || len(strings.Fields(rest)) > 10 || labelAndValue.MatchString(rest) {
 			return nil, headingPlain, false
 		}
 		parties = append(parties, partyOf(rest))
@@ -228,12 +255,19 @@ func (p *page) partyAt(i, j int) party {
 // noise and edges.
 func (p *page) blank(ocrConfidence float64) bool {
 	n := 0
-	for _, r := range p.rows {
-		for _, c := range r.cells {
-			n += stage.AlnumCount(c)
+	for i, r := range p.rows {
+		line := strings.Join(r.cells, " ")
+		if i < 3 && faxFragment.MatchString(line) {
+			continue // what is left of a fax header OCR could not read whole
 		}
+		n += stage.AlnumCount(line)
 	}
 	return n < 12 || ocrConfidence > 0 && ocrConfidence < 50 && n < 100
+}
+
+// trimSpecks drops the quotes and specks OCR reads before a cell's first word.
+func trimSpecks(s string) string {
+	return strings.TrimLeft(s, "\"'‘’“”`*,.")
 }
 
 // place is a cell of a page.
@@ -252,7 +286,7 @@ type value struct {
 // cells of the row below.
 func (p *page) valueCandidates(i, j int, rest string) []value {
 	rows := p.rows
-	if rest = strings.TrimSpace(strings.TrimLeft(rest, ":;.#- ")); rest != "" {
+	if rest = strings.TrimSpace(strings.TrimLeft(rest, ":;.,#- ")); rest != "" {
 		return []value{{text: rest, place: place{i, j}}}
 	}
 	var out []value
@@ -312,6 +346,7 @@ func (p *page) labelled(re, skip *regexp.Regexp, inline func(string) bool) []lab
 	var hits []labelHit
 	for i, r := range p.rows {
 		for j, c := range r.cells {
+			c = trimSpecks(c)
 			m := re.FindStringIndex(c)
 			if m == nil || m[0] != 0 {
 				continue
