@@ -24,6 +24,9 @@ func pageReply(pd pipeline.PageData, extra map[string]any) map[string]any {
 	if len(pd.Flags) > 0 {
 		out["flags"] = pd.Flags
 	}
+	if len(pd.Evidence) > 0 {
+		out["evidence"] = pd.Evidence
+	}
 	for k, v := range extra {
 		out[k] = v
 	}

@@ -37,4 +37,8 @@ type PageData struct {
 	PromptTokens     int          `json:"prompt_tokens,omitempty"`
 	CompletionTokens int          `json:"completion_tokens,omitempty"`
 	Flags            []string     `json:"flags,omitempty"`
+
+	// Evidence says, per field of Data, why each value was given and how sure the
+	// extractor is; Data keeps the contract's shape (field -> value).
+	Evidence stage.FieldEvidence `json:"evidence,omitempty"`
 }

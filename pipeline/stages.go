@@ -375,7 +375,7 @@ func (p *Processor) extractPage(ctx context.Context, id string, n, page int, pt 
 	}
 	pd := PageData{
 		Page: page, AccountIndex: m.AccountIndex, AccountNumber: m.AccountNumber, Source: pt.Source,
-		Data: res.Fields, ExtractionTime: p.now().Unix(), Extractor: res.Extractor,
+		Data: res.Fields, Evidence: res.Evidence, ExtractionTime: p.now().Unix(), Extractor: res.Extractor,
 		PromptTokens: res.PromptTokens, CompletionTokens: res.CompletionTokens, Flags: res.Flags,
 	}
 	var sp store.StageProgress

@@ -19,4 +19,6 @@ type PageResult struct {
 	AccountNumber string `json:"account_number"`
 	Source        string `json:"source,omitempty"`
 	Data          Fields `json:"data"`
+	// Evidence of each value of Data (not part of ground truth files).
+	Evidence FieldEvidence `json:"evidence,omitempty"`
 }
