@@ -44,7 +44,7 @@ var streetGrammar = regexp.MustCompile(`(?i)^(?:\d{1,6}[a-z]?(?:[-/]\d{1,4}[a-z]
 
 // streetLine is a looser street line, for a value that its label already says is an
 // address: "1207 Lakeview Drive", "88 Elm St Apt 4", OCR damage included.
-var streetLine = regexp.MustCompile(`(?i)^(?:\d+[A-Za-z]?\s+[A-Za-z0-9 .'#-]+|p\.?\s*o\.?\s+box\s+\d+.*)$`)
+var streetLine = regexp.MustCompile(`(?i)^(?:\d+[A-Za-z]?,?\s+[A-Za-z0-9 .,'#-]+|p\.?\s*o\.?\s+box\s+\d+.*)$`)
 
 var unitCell = regexp.MustCompile(`(?i)^(?:` + unit + `)$`)
 
@@ -71,6 +71,8 @@ func stateCode(s string) (string, bool) {
 	if len(s) == 2 {
 		return s, states[s]
 	}
+	// An I OCR added ("TIN" for TN). Other damage is left alone: a line that damaged is
+	// likely damaged elsewhere too, and a wrong address costs more than none.
 	for _, drop := range []int{1, 0, 2} {
 		if s[drop] == 'I' {
 			if t := s[:drop] + s[drop+1:]; states[t] {

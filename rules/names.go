@@ -145,9 +145,13 @@ var honorific = regexp.MustCompile(`(?i)^(?:mr|mrs|ms|miss|dr)\.?\s+`)
 // ocrInitialI mends a middle initial I that OCR read as a bar or a small l.
 var ocrInitialI = strings.NewReplacer(" | ", " I ", " |. ", " I. ", " l ", " I ", " 0. ", " O. ", " 0 ", " O ", "! ", "I ")
 
+// ocrSuffixII is a name's last word II as OCR reads it: "Il", "IT", "ll", "1I".
+var ocrSuffixII = regexp.MustCompile(`(\S\s+)(?:Il|IT|ll|lI|1I|I1|11)$`)
+
 // CleanName trims the punctuation and honorific around a name.
 func CleanName(s string) string {
 	s = ocrInitialI.Replace(strings.Join(strings.Fields(s), " "))
+	s = ocrSuffixII.ReplaceAllString(s, "${1}II")
 	s = strings.Trim(s, " ,;:.'\"‘’|")
 	if strings.HasSuffix(s, ".") && !initialEnd.MatchString(s) {
 		s = strings.TrimSuffix(s, ".")
@@ -161,7 +165,7 @@ var nameWord = regexp.MustCompile(`^(?:[A-Z][A-Za-z'’-]*\.?|[A-Z]\.?|(?:de|da|
 // letterheads, firms' names and a form's captions set in capitals.
 var notNameWord = regexp.MustCompile(`(?i)^(?:` +
 	// banks and their statements
-	`bank|banking|savings|credit|union|trust|federal|national|financial|n\.a\.|mortgage|lending|loans?|` +
+	`bank|banking|savings|credit|union|trust|federal|national|financial|n\.a\.|mortgage|lending|lender|loans?|equal|housing|` +
 	`account|accounts|statement|summary|period|page|balance|checking|money|market|premier|deposits?|` +
 	`detail|details|transactions?|interest|fees?|overdraft|continued|ending|beginning|total|` +
 	`customer|service|services|member|fdic|questions|contact|call|visit|online|www|card|` +
@@ -221,6 +225,9 @@ func (b nameBlock) detail(what string) string {
 	return what + " in the recipient block at the top of the page"
 }
 
+// trailingPageNo is a page number at the end of a cell.
+var trailingPageNo = regexp.MustCompile(`(?i)\s+page\s+\d+\s*(?:of\s*\d+)?$`)
+
 // blockLabel is a label over a name-and-address box.
 var blockLabel = regexp.MustCompile(`(?i)name|address|applicant|borrower|owner|customer|member`)
 
@@ -250,7 +257,7 @@ func (p *page) nameBlocks() []nameBlock {
 			if speck(rows[j]) {
 				continue // a speck OCR read between the lines
 			}
-			c := rows[j].cells[0]
+			c := trailingPageNo.ReplaceAllString(rows[j].cells[0], "") // OCR joined "Page 1 of 5" to the name
 			if cs := rows[j].cells; len(cs) > 1 && !strings.Contains(c, " ") && LooksLikeName(c+" "+cs[1]) {
 				c += " " + cs[1] // OCR split a name in two cells ("TOBIAS   BRENNAN")
 			}

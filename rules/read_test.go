@@ -107,6 +107,9 @@ func TestFindHolders(t *testing.T) {
 		{"a loan originator", layout([]string{"Loan Originator Name", "NMLSR ID#"}) + "\n" + layout([]string{"Jordan Ellis", "7654321"}), nil},
 		{"the bank's staff", "FOR BANK USE ONLY\nName: Jordan Ellis", nil},
 		{"an employer", "Employer Name: Copper Mills Inc", nil},
+		{"a suffix II that OCR read as Il", "Borrower Name: Lorenzo C. De La Cruz Il", []string{"Lorenzo C. De La Cruz II"}},
+		{"a page number OCR joined to a recipient's name", "MARIA GONZALEZ Page 1 of 5\n1207 LAKEVIEW DRIVE\nSPRINGFIELD, IL 62704", []string{"MARIA GONZALEZ"}},
+		{"equal housing lender is no one", layout([]string{"Member FDIC", "Equal Housing Lender"}) + "\n" + layout([]string{"Name:", "Equal Housing Lender"}), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,6 +186,7 @@ func TestFindPhoneAndAddress(t *testing.T) {
 			layout([]string{"Northwind Bank", "Summit Home Lending LLC"}) + "\n" + layout([]string{"PO Box 4239", "1533 Stonebridge Loop"}) + "\n" +
 			layout([]string{"Salt Lake City, UT 84101", "Birmingham, AL 35203"}), "", ""},
 		{"the applicants' box", "8. Name and Address of Applicant(s)\nMaria Gonzalez\n1207 Lakeview Drive\nSpringfield, IL 62704", "", "1207 Lakeview Drive, Springfield, IL 62704"},
+		{"OCR's comma after a house number", layout([]string{"Address:", "1207, Lakeview Drive"}) + "\n" + layout([]string{"Springfield, IL 62704"}), "", "1207, Lakeview Drive, Springfield, IL 62704"},
 		{"the bank's, inline in a contact block", layout([]string{"Contact us", "Mailing Address: PO Box 4410, Sioux Falls, SD 57104"}), "", ""},
 	}
 	for _, tt := range tests {

@@ -141,10 +141,20 @@ func AddHolder(holders []string, name string) []string {
 	return append(holders, name)
 }
 
+// nameSuffixes end a name without being its last name.
+var nameSuffixes = map[string]bool{"jr": true, "sr": true, "ii": true, "iii": true, "iv": true}
+
 // sameName reports whether two printings name the same person: the same first and last
-// names, and middle names or initials that agree where both have them.
+// names (a suffix printed once and not the other time aside), and middle names or initials
+// that agree where both have them.
 func sameName(a, b string) bool {
 	x, y := strings.Fields(stage.NameKey(a)), strings.Fields(stage.NameKey(b))
+	if len(x) > 2 && nameSuffixes[x[len(x)-1]] {
+		x = x[:len(x)-1]
+	}
+	if len(y) > 2 && nameSuffixes[y[len(y)-1]] {
+		y = y[:len(y)-1]
+	}
 	if len(x) < 2 || len(y) < 2 || x[0] != y[0] || x[len(x)-1] != y[len(y)-1] {
 		return false
 	}
