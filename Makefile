@@ -65,6 +65,7 @@ bench: test-deps ## benchmarks: pages/s against a mutool+tesseract baseline, pea
 samples: ## regenerate the committed sample packets in testdata/packets
 	go run ./testdata/gen/genpackets -out testdata/packets -n 2 -seed 1
 	go run ./testdata/gen/genpackets -out testdata/packets -n 1 -seed 7 -scanned -accounts 2 -scan-dpi 150
+	go run ./testdata/gen/genpackets -out testdata/packets -n 1 -seed 5 -layouts other
 
 .PHONY: clean
 clean: ## remove bin/
