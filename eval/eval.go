@@ -173,19 +173,10 @@ func accountOf(p stage.PageResult) string {
 }
 
 func show(v any) string {
-	switch x := v.(type) {
-	case nil:
+	if v == nil {
 		return "-"
-	case []string:
-		return strings.Join(x, "; ")
-	case []any:
-		var parts []string
-		for _, e := range x {
-			parts = append(parts, fmt.Sprint(e))
-		}
-		return strings.Join(parts, "; ")
 	}
-	return fmt.Sprint(v)
+	return strings.Join(stage.Values(v), "; ")
 }
 
 func fieldNames(a, b stage.Fields) []string {
@@ -217,22 +208,8 @@ func accountSet(r stage.Result) []string {
 // the result format"): an account number by its digits, holders as a set of names, a phone
 // by its last 10 digits, anything else by its letters and digits.
 func compareKeys(field string, v any) []string {
-	var vals []string
-	switch x := v.(type) {
-	case nil:
-	case string:
-		vals = []string{x}
-	case []string:
-		vals = x
-	case []any:
-		for _, e := range x {
-			vals = append(vals, fmt.Sprint(e))
-		}
-	default:
-		vals = []string{fmt.Sprint(x)}
-	}
 	var keys []string
-	for _, s := range vals {
+	for _, s := range stage.Values(v) {
 		var k string
 		switch field {
 		case stage.FieldAccountNumber:

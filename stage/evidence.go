@@ -1,5 +1,7 @@
 package stage
 
+import "fmt"
+
 // Evidence is why an extractor gave one value of a field, and how sure it is. A page's
 // data keeps its shape (field -> value); the evidence of each field's values stands beside
 // it (FieldEvidence), in the stage 4 record, the result and the API's page answers.
@@ -39,3 +41,24 @@ const (
 	// (a classification).
 	EvidenceUnchecked = "unchecked"
 )
+
+// Values lists a field's value as the strings its evidence is for: a single value as one, a
+// list (as an extractor gives it, []string, or as JSON decodes it, []any) element by
+// element, nil as none.
+func Values(v any) []string {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		return []string{x}
+	case []string:
+		return x
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			out = append(out, fmt.Sprint(e))
+		}
+		return out
+	}
+	return []string{fmt.Sprint(v)}
+}

@@ -1,0 +1,33 @@
+package stage
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func TestValues(t *testing.T) {
+	var decoded map[string]any
+	if err := json.Unmarshal([]byte(`{"h":["Grace Kim","Omar Haddad"],"n":"0071"}`), &decoded); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		v    any
+		want []string
+	}{
+		{"nil", nil, nil},
+		{"one value", "0071 2290 4415", []string{"0071 2290 4415"}},
+		{"a list as an extractor gives it", []string{"Grace Kim", "Omar Haddad"}, []string{"Grace Kim", "Omar Haddad"}},
+		{"a list as JSON decodes it", decoded["h"], []string{"Grace Kim", "Omar Haddad"}},
+		{"a string as JSON decodes it", decoded["n"], []string{"0071"}},
+		{"anything else, printed", 42, []string{"42"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Values(tt.v); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Values(%#v) = %q, want %q", tt.v, got, tt.want)
+			}
+		})
+	}
+}
