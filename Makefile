@@ -61,6 +61,20 @@ lint: deps ## go vet, gofmt and staticcheck
 bench: test-deps ## benchmarks: pages/s against a mutool+tesseract baseline, peak RSS, cached-data under wrk against a static file
 	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 80m ./pipeline/ ./cmd/ ./httpapi/
 
+# The held-out report of README "Accuracy": the second generator's seeds from 1000 (never
+# tuned on) and the first generator's seeds 9700/9800, born-digital and scanned.
+ACC_DIR ?= /tmp/idp-accuracy
+.PHONY: accuracy
+accuracy: build ## accuracy report on held-out generated packets (idp eval; about 12 minutes on 2 cores)
+	rm -rf $(ACC_DIR) && mkdir -p $(ACC_DIR)
+	go run ./testdata/gen/genpackets -layouts other -out $(ACC_DIR)/held-digital -n 40 -seed 1000 >/dev/null
+	go run ./testdata/gen/genpackets -layouts other -out $(ACC_DIR)/held-scanned -n 10 -seed 1000 -scanned >/dev/null
+	go run ./testdata/gen/genpackets -out $(ACC_DIR)/first-digital -n 40 -seed 9700 >/dev/null
+	go run ./testdata/gen/genpackets -out $(ACC_DIR)/first-scanned -n 10 -seed 9800 -scanned >/dev/null
+	@for d in held-digital held-scanned first-digital first-scanned; do \
+		echo "== $$d"; ./$(BIN) eval --log-level warn --progress never $(ACC_DIR)/$$d || exit 1; \
+	done
+
 .PHONY: samples
 samples: ## regenerate the committed sample packets in testdata/packets
 	go run ./testdata/gen/genpackets -out testdata/packets -n 2 -seed 1
