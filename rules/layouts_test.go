@@ -110,17 +110,7 @@ func TestRecipientBlock(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, _ := Read(tt.text)
-			var got []string
-			if h, ok := f[stage.FieldAccountHolders].([]string); ok {
-				got = h
-			}
-			if !reflect.DeepEqual(got, tt.holders) {
-				t.Errorf("holders = %q, want %q", got, tt.holders)
-			}
-			if a, _ := f[stage.FieldAddress].(string); a != tt.address {
-				t.Errorf("address = %q, want %q", a, tt.address)
-			}
+			checkHoldersAndAddress(t, tt.text, tt.holders, tt.address)
 		})
 	}
 }
@@ -199,4 +189,47 @@ func TestEvidenceAndConfidence(t *testing.T) {
 			t.Errorf("%s evidence = %+v, want source %s, low confidence %v", field, e[0], w.source, w.low)
 		}
 	}
+}
+
+// TestChecksAndPayslips: on a check the payer is the customer and the MICR line gives no
+// account; on a W-2 or a payslip the employer is never the customer (LAYOUTS.md).
+func TestChecksAndPayslips(t *testing.T) {
+	tests := []struct {
+		name    string
+		text    string
+		holders []string
+		address string
+	}{
+		{"a check's payer at the top left, OCR's MICR symbols", "MARIA GONZALEZ\n1207 LAKEVIEW DRIVE\nSPRINGFIELD, IL 62704\nFIRST PRAIRIE BANK\nPAY TO THE ORDER OF\n|:071000013|: 4401223100970# 1042",
+			[]string{"MARIA GONZALEZ"}, "1207 LAKEVIEW DRIVE, SPRINGFIELD, IL 62704"},
+		{"a W-2's employer box", layout([]string{"a Employee's social security number", "XXX-XX-1234"}) + "\n" +
+			layout([]string{"c Employer's name, address, and ZIP code"}) + "\nCOPPER MILLS INC\n88 INDUSTRIAL PKWY\nLAREDO, TX 78040", nil, ""},
+		{"a payslip's employer", "Pay Period: 03/01/2024 - 03/15/2024\nEmployer: Copper Mills Inc, 88 Industrial Pkwy, Laredo, TX 78040", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := checkHoldersAndAddress(t, tt.text, tt.holders, tt.address)
+			if n, ok := f[stage.FieldAccountNumber]; ok {
+				t.Errorf("account number %v", n)
+			}
+		})
+	}
+}
+
+// checkHoldersAndAddress reads text and checks the holders and the address it gives; it
+// returns what was read.
+func checkHoldersAndAddress(t *testing.T, text string, holders []string, address string) stage.Fields {
+	t.Helper()
+	f, _ := Read(text)
+	var got []string
+	if h, ok := f[stage.FieldAccountHolders].([]string); ok {
+		got = h
+	}
+	if !reflect.DeepEqual(got, holders) {
+		t.Errorf("holders = %q, want %q", got, holders)
+	}
+	if a, _ := f[stage.FieldAddress].(string); a != address {
+		t.Errorf("address = %q, want %q", a, address)
+	}
+	return f
 }
