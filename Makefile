@@ -65,7 +65,7 @@ bench: test-deps ## benchmarks: pages/s against a mutool+tesseract baseline, pea
 # tuned on) and the first generator's seeds 9700/9800, born-digital and scanned.
 ACC_DIR ?= /tmp/idp-accuracy
 .PHONY: accuracy
-accuracy: build ## accuracy report on held-out generated packets (idp eval; about 12 minutes on 2 cores)
+accuracy: build ## accuracy report on held-out generated packets (idp eval; about 20 minutes on 2 cores)
 	rm -rf $(ACC_DIR) && mkdir -p $(ACC_DIR)
 	go run ./testdata/gen/genpackets -layouts other -out $(ACC_DIR)/held-digital -n 40 -seed 1000 >/dev/null
 	go run ./testdata/gen/genpackets -layouts other -out $(ACC_DIR)/held-scanned -n 10 -seed 1000 -scanned >/dev/null
