@@ -257,7 +257,7 @@ func (ev *pageEvidence) evidence(f SchemaField, v any) stage.Evidence {
 		if len(words) > 0 {
 			frac = float64(exact) / float64(len(words))
 		}
-		e.Confidence = 0.6 + 0.3*frac
+		e.Confidence = stage.RoundConfidence(0.6 + 0.3*frac)
 		if exact == len(words) {
 			e.Detail = "the model's answer; every word is printed on the page"
 		} else {

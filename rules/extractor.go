@@ -73,6 +73,11 @@ func Read(text string) (stage.Fields, stage.FieldEvidence) {
 		f[stage.FieldAddress] = a
 		ev[stage.FieldAddress] = []stage.Evidence{e}
 	}
+	for _, es := range ev {
+		for i := range es {
+			es[i].Confidence = stage.RoundConfidence(es[i].Confidence) // 0.9 - 0.05 is not 0.85 in floating point
+		}
+	}
 	return f, ev
 }
 

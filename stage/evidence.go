@@ -1,6 +1,9 @@
 package stage
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Evidence is why an extractor gave one value of a field, and how sure it is. A page's
 // data keeps its shape (field -> value); the evidence of each field's values stands beside
@@ -21,6 +24,10 @@ type Evidence struct {
 // FieldEvidence holds, for each field of a page's data, the evidence of each of its values
 // in the order of the values (one for a single value).
 type FieldEvidence map[string][]Evidence
+
+// RoundConfidence keeps a confidence to two decimals: it is a judgement, not a measurement,
+// and sums such as 0.6 + 0.3 would otherwise print as 0.8999999999999999.
+func RoundConfidence(c float64) float64 { return math.Round(c*100) / 100 }
 
 // LowConfidence is the confidence under which a value is uncertain: the UI marks it.
 const LowConfidence = 0.7

@@ -31,3 +31,11 @@ func TestValues(t *testing.T) {
 		})
 	}
 }
+
+func TestRoundConfidence(t *testing.T) {
+	for _, c := range []struct{ in, want float64 }{{0.6 + 0.3, 0.9}, {0.9 - 0.05, 0.85}, {0.95, 0.95}, {1, 1}, {0.123, 0.12}} {
+		if got := RoundConfidence(c.in); got != c.want {
+			t.Errorf("RoundConfidence(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
