@@ -31,9 +31,9 @@ deps: ## install the system packages idp needs (Tesseract, Leptonica, language d
 	@go mod download
 
 .PHONY: test-deps
-test-deps: deps ## also install what the tests and benchmarks drive: Chromium (UI test), mutool, tesseract and wrk (baselines)
+test-deps: deps ## also install what the tests and benchmarks drive: Chromium (UI test), mutool, tesseract, pdftotext, nginx and wrk (anchors), systemd-analyze and strace (the unit's tests)
 	@missing=""; \
-	for p in mupdf-tools tesseract-ocr chromium wrk; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in mupdf-tools tesseract-ocr poppler-utils chromium wrk nginx-light systemd strace; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
@@ -58,8 +58,12 @@ lint: deps ## go vet, gofmt and staticcheck
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... $(TESTDATA_PKGS)
 
 .PHONY: bench
-bench: test-deps ## benchmarks: pages/s against a mutool+tesseract baseline, peak RSS, cached-data under wrk against a static file
-	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 80m ./pipeline/ ./cmd/ ./httpapi/
+bench: test-deps ## benchmarks, each beside its anchor: pages/s, documents/s, workers against in-process (pages/s, peak RSS of the process tree), cached-data under wrk against nginx, status and restart at 100k documents
+	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 180m ./pipeline/ ./cmd/ ./httpapi/ ./stage/
+
+.PHONY: soak
+soak: test-deps ## long runs: idp serve killed with -9 50 times while 60 documents process
+	IDP_SOAK_KILLS=50 IDP_SOAK_DOCS=60 go test -run 'TestServeSurvivesKill9' -count=1 -v -timeout 90m ./cmd/
 
 # The held-out report of README "Accuracy": the second generator's seeds from 1000 (never
 # tuned on) and the first generator's seeds 9700/9800, born-digital and scanned.

@@ -20,7 +20,7 @@ func newCacheCommand(g *globalOptions) *cobra.Command {
 		Use:   "cache",
 		Short: "Inspect the cache",
 	}
-	c.AddCommand(newCacheDumpCommand(g), newCacheShowCommand())
+	c.AddCommand(newCacheDumpCommand(g), newCacheShowCommand(), newCacheGCCommand(g))
 	return c
 }
 

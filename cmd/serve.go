@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idp/idp/httpapi"
+	"github.com/idp/idp/pipeline"
 )
 
 type serveOptions struct {
@@ -19,6 +20,9 @@ type serveOptions struct {
 	proc     processorOptions
 	addr     string
 	apiToken string
+	// allowUnauthenticated lets the API answer without a token on an address other machines
+	// reach; see checkExposure.
+	allowUnauthenticated bool
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
@@ -39,13 +43,31 @@ of the queue), then the database.`,
 		},
 	}
 	o.proc.AddFlags(c.Flags())
-	c.Flags().StringVar(&o.addr, "addr", ":5015", "address of the HTTP API and web UI")
-	c.Flags().StringVar(&o.apiToken, "api-token", "", "when set, every /api call needs Authorization: Bearer <token> (health and metrics stay open)")
+	c.Flags().StringVar(&o.addr, "addr", "127.0.0.1:5015", "address of the HTTP API and web UI (loopback by default; any other address needs --api-token)")
+	c.Flags().StringVar(&o.apiToken, "api-token", "", "when set, every /api call needs Authorization: Bearer <token> (health and metrics stay open); prefer IDP_API_TOKEN, which ps does not show")
+	c.Flags().BoolVar(&o.allowUnauthenticated, "allow-unauthenticated", false, "serve the API without a token on an address that is not loopback (logs a warning at every start)")
+	c.Flags().Var(retentionValue{&o.proc.cfg.Retain}, "retain", retainUsage)
+	c.Flags().DurationVar(&o.proc.cfg.RetainEvery, "retain-interval", time.Hour, "with --retain, how often the background sweep runs")
 	return c
 }
 
+// httpShutdownTimeout bounds the wait for requests in flight at stop; deploy/idp.service's
+// TimeoutStopSec allows for it.
+const httpShutdownTimeout = 10 * time.Second
+
 func runServe(ctx context.Context, o *serveOptions) error {
 	log := o.g.logger
+	// Before anything is opened: a refused start changes nothing.
+	if err := checkExposure(ctx, o.addr, o.apiToken, o.allowUnauthenticated); err != nil {
+		return err
+	}
+	if o.proc.cfg.RetainEvery <= 0 {
+		return fmt.Errorf("--retain-interval must be positive")
+	}
+	if o.allowUnauthenticated && o.apiToken == "" {
+		log.Warn("Serving the API without authentication (--allow-unauthenticated): anyone who can reach this address can upload, read and delete every document",
+			"addr", o.addr)
+	}
 	a, err := openApp(&o.proc, log)
 	if err != nil {
 		return err
@@ -80,6 +102,10 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	}
 	ready.Store(true)
 	log.Info("idp serving", "addr", ln.Addr().String(), "data_dir", o.proc.dataDir, "version", version)
+	if o.proc.cfg.Retain > 0 {
+		log.Info("Retention on: finished documents are deleted after --retain", "retain", pipeline.FormatRetention(o.proc.cfg.Retain),
+			"interval", o.proc.cfg.RetainEvery)
+	}
 
 	select {
 	case <-ctx.Done():
@@ -90,7 +116,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	}
 	log.Info("Shutting down: HTTP first, then the workers, then the database")
 	ready.Store(false)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		// Event streams do not end on their own.

@@ -44,6 +44,11 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts := pipeline.SubmitOptions{AutoPriority: true}
+	if r.URL.Query().Has("password") {
+		// A query string ends up in proxies' and browsers' logs.
+		replyError(w, http.StatusBadRequest, "send the password as a form field, not in the URL")
+		return
+	}
 	if v := r.URL.Query().Get("priority"); v != "" {
 		if opts, err = priorityOption(v); err != nil {
 			replyError(w, http.StatusBadRequest, err.Error())
@@ -67,12 +72,19 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if part.FileName() == "" {
-			if part.FormName() == "priority" {
+			switch part.FormName() {
+			case "priority":
 				v, _ := io.ReadAll(io.LimitReader(part, 16))
+				password := opts.Password
 				if opts, err = priorityOption(string(v)); err != nil {
 					replyError(w, http.StatusBadRequest, err.Error())
 					return
 				}
+				opts.Password = password
+			case "password":
+				// For the encrypted PDFs that follow; kept in memory only, never echoed.
+				v, _ := io.ReadAll(io.LimitReader(part, maxPassword))
+				opts.Password = string(v)
 			}
 			part.Close()
 			continue
@@ -80,9 +92,11 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 		acc, rej := s.submitPart(r, part, opts)
 		part.Close()
 		if rej != nil {
+			s.audit(r, auditUpload, "file", rej.FileName, "refused", rej.Error)
 			refused = append(refused, *rej)
 			continue
 		}
+		s.audit(r, auditUpload, "doc_id", acc.DocID, "file", acc.FileName, "existing", acc.Existing, "priority", acc.Priority)
 		accepted = append(accepted, acc)
 	}
 	if len(accepted) == 0 && len(refused) == 0 {
@@ -124,15 +138,24 @@ func (s *server) submitPart(r *http.Request, part *multipart.Part, opts pipeline
 	return uploaded{DocID: d.ID, FileName: d.FileName, Status: string(d.Status), Priority: int(d.Priority), Existing: sub.Existing}, nil
 }
 
-// docSummary is one document of a listing.
-type docSummary struct {
+// docView is a document as the API shows it. Its id is "doc_id", as everywhere in the API;
+// the document record's own "id" stays beside it as an alias for one release (deprecated).
+type docView struct {
+	DocID string `json:"doc_id"`
 	store.Document
-	Stage    string `json:"stage"`
-	Progress int    `json:"progress"`
-	Accounts int    `json:"accounts"`
 }
 
-// list pages through documents, newest first: ?status=completed&limit=50&offset=0.
+// docSummary is one document of a listing, with its stage bars: a list refresh is one request.
+type docSummary struct {
+	docView
+	Stage    string                          `json:"stage"`
+	Progress int                             `json:"progress"`
+	Accounts int                             `json:"accounts"`
+	Stages   map[string]pipeline.StageReport `json:"stages"`
+}
+
+// list pages through documents, newest first: ?status=completed&limit=50&offset=0. Its cost
+// is that of the page (and the offset), not of the number of documents.
 func (s *server) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, offset := 50, 0
@@ -156,30 +179,15 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 		replyError(w, http.StatusBadRequest, "status must be queued, processing, completed or failed")
 		return
 	}
-	var docs []store.Document
-	err = s.DB.View(r.Context(), func(tx *store.Tx) error {
-		all, err := tx.Documents()
-		for _, d := range all {
-			if status == "" || string(d.Status) == status {
-				docs = append(docs, d)
-			}
-		}
-		return err
-	})
+	docs, total, err := s.Processor.List(r.Context(), store.Status(status), offset, limit)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	total := len(docs)
-	docs = docs[min(offset, total):min(offset+limit, total)]
 	out := make([]docSummary, 0, len(docs))
 	for _, d := range docs {
-		st, err := s.Processor.Status(r.Context(), d.ID)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		out = append(out, docSummary{Document: d, Stage: st.Stage, Progress: st.Progress, Accounts: len(st.Accounts)})
+		out = append(out, docSummary{docView: docView{DocID: d.Document.ID, Document: d.Document}, Stage: d.Status.Stage,
+			Progress: d.Status.Progress, Accounts: len(d.Status.Accounts), Stages: d.Status.Stages})
 	}
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "total": total, "limit": limit, "offset": offset, "documents": out})
 }
@@ -202,7 +210,8 @@ func (s *server) document(w http.ResponseWriter, r *http.Request, id string) err
 	if err != nil {
 		return err
 	}
-	replyJSON(w, http.StatusOK, map[string]any{"success": true, "document": d, "status": st, "accounts": st.Accounts, "tokens": tokens})
+	replyJSON(w, http.StatusOK, map[string]any{"success": true, "document": docView{DocID: d.ID, Document: d}, "status": st,
+		"accounts": st.Accounts, "tokens": tokens})
 	return nil
 }
 
@@ -210,6 +219,7 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request, id string) error
 	if err := s.Processor.Delete(r.Context(), id); err != nil {
 		return err
 	}
+	s.audit(r, auditDelete, "doc_id", id)
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "deleted": id})
 	return nil
 }
@@ -246,13 +256,31 @@ func (s *server) pageImage(w http.ResponseWriter, r *http.Request, id string) er
 	return nil
 }
 
+// maxPassword bounds a password form field.
+const maxPassword = 1024
+
 // reprocess drops cached results (all, or ?from_stage=NAME onwards) and queues the document
-// at the front of high priority.
+// at the front of high priority. A form field "password" in the body opens an encrypted PDF
+// (kept in memory only, never echoed).
 func (s *server) reprocess(w http.ResponseWriter, r *http.Request, id string) error {
 	from := r.URL.Query().Get("from_stage")
+	if r.URL.Query().Has("password") {
+		return fmt.Errorf("%w: send the password as a form field, not in the URL", errBadRequest)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if password := r.PostFormValue("password"); password != "" {
+		if len(password) > maxPassword {
+			return fmt.Errorf("%w: the password is longer than %d bytes", errBadRequest, maxPassword)
+		}
+		if _, err := s.Processor.Status(r.Context(), id); err != nil {
+			return err
+		}
+		s.Processor.SetPassword(id, password)
+	}
 	if err := s.Processor.Reprocess(r.Context(), id, from); err != nil {
 		return err
 	}
+	s.audit(r, auditReprocess, "doc_id", id, "from_stage", from)
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "doc_id": id, "from_stage": from, "status": store.StatusQueued})
 	return nil
 }
@@ -271,6 +299,7 @@ func (s *server) force(w http.ResponseWriter, r *http.Request, id string) error 
 	if err != nil {
 		return err
 	}
+	s.audit(r, auditForce, "doc_id", id, "status", res.Status)
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "doc_id": id, "status": res.Status,
 		"queue_position": res.QueuePosition, "message": res.Message})
 	return nil
@@ -296,6 +325,7 @@ func (s *server) restart(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Processor.Restart(context.WithoutCancel(r.Context())); err != nil {
 		return err
 	}
+	s.audit(r, auditRestart)
 	replyJSON(w, http.StatusOK, map[string]any{"success": true, "message": "workers restarted; the queue is kept"})
 	return nil
 }

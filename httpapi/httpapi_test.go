@@ -57,6 +57,8 @@ type serverOpts struct {
 	token    string
 	maxBytes int64
 	start    bool
+	// wrap, when set, wraps the handler (a test that watches the requests).
+	wrap func(http.Handler) http.Handler
 }
 
 func newServer(t testing.TB, o serverOpts) *testServer {
@@ -70,6 +72,9 @@ func newServer(t testing.TB, o serverOpts) *testServer {
 	ready := &atomic.Bool{}
 	ready.Store(true)
 	h := httpapi.NewHandler(httpapi.Deps{Processor: proc, DB: db, Token: o.token, Ready: ready, Version: "test", Logger: logger})
+	if o.wrap != nil {
+		h = o.wrap(h)
+	}
 	srv := httptest.NewServer(h)
 	ts := &testServer{Server: srv, proc: proc, db: db, ready: ready, token: o.token, ex: ex}
 	if o.start {

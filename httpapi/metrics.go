@@ -36,7 +36,7 @@ var (
 	mDocs       = prometheus.NewDesc("idp_documents", "Documents in the database, by status.", []string{"status"}, nil)
 	mProcessed  = prometheus.NewDesc("idp_documents_processed_total", "Tries that ended, by result, since start.", []string{"result"}, nil)
 	mPages      = prometheus.NewDesc("idp_pages_total", "Pages by stage and outcome (done, cached, failed) since start.", []string{"stage", "outcome"}, nil)
-	mSources    = prometheus.NewDesc("idp_pages_read_total", "Pages read in stage 1, by source (text_layer, ocr), since start.", []string{"source"}, nil)
+	mSources    = prometheus.NewDesc("idp_pages_read_total", "Pages read in stage 1, by source (text_layer, ocr, blank: rendered, found blank, not OCR'd), since start.", []string{"source"}, nil)
 	mStage      = prometheus.NewDesc("idp_stage_duration_seconds", "Time a stage took for one document.", []string{"stage"}, nil)
 	mCacheHit   = prometheus.NewDesc("idp_cache_hits_total", "Stage results served from the cache since start.", nil, nil)
 	mCacheMiss  = prometheus.NewDesc("idp_cache_misses_total", "Stage results not in the cache (or stale) since start.", nil, nil)
@@ -44,8 +44,18 @@ var (
 	mExtraGauge = prometheus.NewDesc("idp_extra", "Other numeric state of the processor (S3 outbox, LLM breaker).", []string{"name"}, nil)
 )
 
+// Retention (pipeline/retention.go).
+var (
+	mRetDeleted = prometheus.NewDesc("idp_retention_deleted_total", "Documents deleted by retention sweeps since start.", nil, nil)
+	mRetSweeps  = prometheus.NewDesc("idp_retention_sweeps_total", "Retention sweeps run since start (dry runs not counted).", nil, nil)
+	mRetLast    = prometheus.NewDesc("idp_retention_last_sweep_timestamp_seconds", "Unix time of the last retention sweep; 0 before the first.", nil, nil)
+)
+
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mQueue, mDelayed, mWorkers, mBusy, mDocs, mProcessed, mPages, mSources, mStage, mCacheHit, mCacheMiss, mUptime, mExtraGauge} {
+		ch <- d
+	}
+	for _, d := range []*prometheus.Desc{mRetDeleted, mRetSweeps, mRetLast} {
 		ch <- d
 	}
 }
@@ -93,9 +103,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(mSources, float64(t.TextLayerPages), stage.SourceTextLayer)
 	counter(mSources, float64(t.OCRPages), stage.SourceOCR)
+	counter(mSources, float64(t.BlankPages), "blank")
 	counter(mCacheHit, float64(t.CacheHits))
 	counter(mCacheMiss, float64(t.CacheMisses))
 	gauge(mUptime, st.UptimeSeconds)
+	counter(mRetDeleted, float64(st.Retention.Deleted))
+	counter(mRetSweeps, float64(st.Retention.Sweeps))
+	lastSweep := 0.0
+	if st.Retention.LastSweep != nil {
+		lastSweep = float64(st.Retention.LastSweep.UnixNano()) / 1e9
+	}
+	gauge(mRetLast, lastSweep)
 	if c.s.Extra != nil {
 		for name, v := range c.s.Extra() {
 			if f, ok := number(v); ok {

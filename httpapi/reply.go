@@ -36,7 +36,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusNotFound
 	case errors.Is(err, pipeline.ErrTooLarge):
 		status = http.StatusRequestEntityTooLarge
-	case stage.IsPermanent(err):
+	case stage.IsPermanent(err), errors.As(err, new(*stage.PageError)), errors.Is(err, stage.ErrEncrypted):
 		status = http.StatusUnprocessableEntity
 	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
 		return // the client went away
@@ -66,6 +66,9 @@ func (s *server) doc(h func(w http.ResponseWriter, r *http.Request, id string) e
 		id, err := docID(r)
 		if err != nil {
 			return err
+		}
+		if r.Method == http.MethodGet {
+			s.Processor.Touch(id) // someone is looking at it: retention keeps it
 		}
 		return h(w, r, id)
 	})

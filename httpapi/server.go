@@ -6,6 +6,7 @@ package httpapi
 
 import (
 	"crypto/subtle"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -33,11 +34,17 @@ type Deps struct {
 	Extra   func() map[string]any
 	Version string
 	Logger  *slog.Logger
+	// AnswerCacheBytes bounds the encoded cached-data answers kept in memory (default 64 MiB).
+	AnswerCacheBytes int64
 }
 
 type server struct {
 	Deps
 	log *slog.Logger
+	// auditLog records who changed what (audit.go).
+	auditLog *slog.Logger
+	answers  *answers
+	health   *answer
 }
 
 // NewHandler returns the whole HTTP surface of idp.
@@ -52,7 +59,16 @@ func NewHandler(d Deps) http.Handler {
 	if d.MaxUploadBytes <= 0 {
 		d.MaxUploadBytes = d.Processor.Config().MaxFileBytes*4 + 1<<20
 	}
-	s := &server{Deps: d, log: d.Logger.With("component", "http")}
+	if d.AnswerCacheBytes <= 0 {
+		d.AnswerCacheBytes = 64 << 20
+	}
+	s := &server{Deps: d, log: d.Logger.With("component", "http"), auditLog: d.Logger.With("component", "audit"),
+		answers: newAnswers(d.AnswerCacheBytes)}
+	health, err := json.Marshal(map[string]any{"success": true, "status": "ok", "version": d.Version})
+	if err != nil {
+		panic(err) // a map of strings and a bool always encodes
+	}
+	s.health = newAnswer(0, append(health, '\n'))
 	mux := http.NewServeMux()
 	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.apiOnly(h)) }
 
@@ -75,6 +91,8 @@ func NewHandler(d Deps) http.Handler {
 	api("POST /api/document/{doc_id}/reprocess", s.doc(s.reprocess))
 	api("GET /api/events", s.events)
 	api("GET /api/document/{doc_id}/events", s.events)
+	api("GET /api/backup", s.errs(s.backup))
+	api("POST /api/retention/sweep", s.errs(s.sweep))
 	mux.HandleFunc("GET /api/openapi.json", s.openAPI)
 	mux.Handle("/api/", s.apiOnly(func(w http.ResponseWriter, r *http.Request) {
 		replyError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
@@ -91,6 +109,7 @@ func NewHandler(d Deps) http.Handler {
 func (s *server) apiOnly(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.authorized(r) {
+			s.auditDenial(r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="idp"`)
 			replyError(w, http.StatusUnauthorized, "missing or wrong API token")
 			return
@@ -119,7 +138,6 @@ func (s *server) authorized(r *http.Request) bool {
 
 func (s *server) recoverer(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -129,14 +147,20 @@ func (s *server) recoverer(h http.Handler) http.Handler {
 				replyError(w, http.StatusInternalServerError, "internal error")
 			}
 		}()
+		// Asked first: the arguments of a log call are made even when the level drops it,
+		// and this runs on every request.
+		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
 		h.ServeHTTP(w, r)
 		s.log.Debug("HTTP", "method", r.Method, "path", r.URL.Path, "duration_ms", time.Since(start).Milliseconds())
 	})
 }
 
-func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
-	replyJSON(w, http.StatusOK, map[string]any{"success": true, "status": "ok", "version": s.Version})
-}
+// healthz answers the same bytes every time: encoded once.
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) { s.health.write(w, r) }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	if !s.Ready.Load() {

@@ -33,8 +33,9 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// newBrowser starts headless Chromium for the test; it closes with the test.
-func newBrowser(t *testing.T, bin string) context.Context {
+// browser starts headless Chromium (bin) for a test: its context ends after timeout or with
+// the test.
+func browser(t *testing.T, bin string, timeout time.Duration) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
@@ -50,7 +51,7 @@ func newBrowser(t *testing.T, bin string) context.Context {
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
 	t.Cleanup(func() {
 		cancelTimeout()
 		cancel()
@@ -71,7 +72,7 @@ func TestWebUI(t *testing.T) {
 	if err := os.WriteFile(file, p.PDF, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx := newBrowser(t, bin)
+	ctx := browser(t, bin, 3*time.Minute)
 
 	page := p.Truth.Accounts[0].Pages[0]
 	want := p.Truth.Accounts[0].AccountNumber
@@ -147,7 +148,7 @@ func TestWebUILowConfidence(t *testing.T) {
 	if err := pdf.OutputFileAndClose(file); err != nil {
 		t.Fatal(err)
 	}
-	ctx := newBrowser(t, bin)
+	ctx := browser(t, bin, 3*time.Minute)
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(ts.URL+"/"),

@@ -1,6 +1,8 @@
-// Package mupdf is the MuPDF engine through go-fitz (cgo): it opens PDFs, reads their text
-// layer with positions, and renders pages. It implements stage.Renderer and imports nothing
-// of idp but stage.
+// Package mupdf is the MuPDF engine through go-fitz (cgo): it opens PDFs (with a password
+// when they are encrypted), reads their text layer with positions, reads the declared size of
+// a page's images, and renders pages in gray. It implements stage.Renderer and imports
+// nothing of idp but stage. It runs in the worker processes (package worker), never in the
+// server.
 package mupdf
 
 import (
@@ -13,9 +15,9 @@ import (
 	_ "image/jpeg" // MuPDF's HTML embeds JPEG and PNG images; their size decides coverage
 	_ "image/png"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gen2brain/go-fitz"
 
@@ -30,9 +32,14 @@ var _ stage.Renderer = Renderer{}
 // Version implements stage.Renderer.
 func (Renderer) Version() string { return "mupdf-" + fitz.FzVersion }
 
-// Open implements stage.Renderer.
-func (Renderer) Open(path string) (stage.PDF, error) {
+// Open implements stage.Renderer. A PDF with only an owner password (permissions, no
+// password to open it) opens without one.
+func (Renderer) Open(path, password string) (stage.PDF, error) {
 	d, err := fitz.New(path)
+	if errors.Is(err, fitz.ErrNeedsPassword) {
+		// go-fitz hands back the open document; it waits for the password.
+		err = authenticate(d, password)
+	}
 	if err != nil {
 		if d != nil {
 			// go-fitz hands back the half-made document (its MuPDF context at least) on
@@ -40,19 +47,39 @@ func (Renderer) Open(path string) (stage.PDF, error) {
 			d.Close()
 		}
 		switch {
-		case errors.Is(err, fitz.ErrNeedsPassword):
-			return nil, stage.ErrEncrypted
+		case errors.Is(err, stage.ErrEncrypted):
+			return nil, err
 		case errors.Is(err, fitz.ErrNoSuchFile):
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		default:
 			return nil, fmt.Errorf("%w (MuPDF: %v)", stage.ErrCorruptPDF, err)
 		}
 	}
-	return &fitzPDF{d: d, pages: d.NumPage()}, nil
+	h, err := handlesOf(d)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return &fitzPDF{d: d, h: h, pages: d.NumPage()}, nil
+}
+
+func authenticate(d *fitz.Document, password string) error {
+	if password == "" {
+		return stage.ErrPasswordNeeded
+	}
+	h, err := handlesOf(d)
+	if err != nil {
+		return err
+	}
+	if !h.authenticate(password) {
+		return stage.ErrPasswordWrong
+	}
+	return nil
 }
 
 type fitzPDF struct {
 	d     *fitz.Document
+	h     handles
 	pages int
 }
 
@@ -76,52 +103,175 @@ func (p *fitzPDF) PageSize(n int) (float64, float64, error) {
 	return float64(r.Dx()), float64(r.Dy()), nil
 }
 
-var (
-	htmlLine  = regexp.MustCompile(`<p style="top:([-\d.]+)pt;left:([-\d.]+)pt;line-height:([\d.]+)pt">(.*?)</p>`)
-	htmlImage = regexp.MustCompile(`<img style="[^"]*?matrix\(([-\d.e]+),([-\d.e]+),([-\d.e]+),([-\d.e]+),[^"]*" src="data:image/[a-z]+;base64,`)
-	htmlSize  = regexp.MustCompile(`font-size:([\d.]+)pt`)
-	htmlTag   = regexp.MustCompile(`<[^>]*>`)
-)
-
 func (p *fitzPDF) TextLayer(n int) (stage.TextLayer, error) {
-	var tl stage.TextLayer
 	if err := p.check(n); err != nil {
-		return tl, err
+		return stage.TextLayer{}, err
 	}
 	// MuPDF's structured-text HTML is the one go-fitz output that keeps each line's
 	// position; plain text loses the rows of tables and forms.
 	out, err := p.d.HTML(n, false)
 	if err != nil {
-		return tl, fmt.Errorf("page %d text: %w", n, err)
+		return stage.TextLayer{}, fmt.Errorf("page %d text: %w", n, err)
 	}
-	for _, m := range htmlLine.FindAllStringSubmatch(out, -1) {
-		top, _ := strconv.ParseFloat(m[1], 64)
-		left, _ := strconv.ParseFloat(m[2], 64)
-		lh, _ := strconv.ParseFloat(m[3], 64)
-		size := lh
-		if s := htmlSize.FindStringSubmatch(m[4]); s != nil {
-			size, _ = strconv.ParseFloat(s[1], 64)
+	return parseHTML(out), nil
+}
+
+// parseHTML reads the lines and the images of a page from MuPDF's structured-text HTML:
+//
+//	<p style="top:52.0pt;left:54.0pt;line-height:10.0pt"><b><span style="...;font-size:10.0pt">Text</span></b></p>
+//	<img style="position:absolute;transform:matrix(.96,0,-0,.96,-17,-22)" src="data:image/jpeg;base64,...">
+//
+// It scans with string searches: it is on every page's path, and regular expressions over a
+// page's HTML cost several times what MuPDF takes to make it.
+func parseHTML(out string) stage.TextLayer {
+	var tl stage.TextLayer
+	for rest := out; ; {
+		i := strings.Index(rest, `<p style="top:`)
+		if i < 0 {
+			break
 		}
-		text := html.UnescapeString(htmlTag.ReplaceAllString(m[4], ""))
-		text = strings.Join(strings.Fields(text), " ")
+		rest = rest[i+len(`<p style="top:`):]
+		top, r, ok := cutNumber(rest, "pt;left:", signed)
+		if !ok {
+			continue
+		}
+		left, r, ok := cutNumber(r, "pt;line-height:", signed)
+		if !ok {
+			continue
+		}
+		lh, r, ok := cutNumber(r, `pt">`, unsigned)
+		if !ok {
+			continue
+		}
+		end := strings.Index(r, "</p>")
+		if end < 0 {
+			break
+		}
+		inner := r[:end]
+		if strings.IndexByte(inner, '\n') >= 0 {
+			continue // a line is one line of HTML
+		}
+		rest = r[end+len("</p>"):]
+		size := lh
+		for s := inner; ; {
+			j := strings.Index(s, "font-size:")
+			if j < 0 {
+				break
+			}
+			s = s[j+len("font-size:"):]
+			if v, _, ok := cutNumber(s, "pt", unsigned); ok {
+				size = v
+				break
+			}
+		}
+		text := strings.Join(strings.Fields(html.UnescapeString(stripTags(inner))), " ")
 		// MuPDF does not say where a line ends; half an em per character is close enough to
 		// tell a word gap from a gap between cells.
-		width := 0.5 * size * float64(len([]rune(text)))
+		width := 0.5 * size * float64(utf8.RuneCountInString(text))
 		tl.Spans = append(tl.Spans, stage.Span{X0: left, Y0: top, X1: left + width, Y1: top + lh, Text: text})
 	}
-	for _, m := range htmlImage.FindAllStringSubmatchIndex(out, -1) {
-		var matrix []string
-		for i := 2; i < 10; i += 2 {
-			matrix = append(matrix, out[m[i]:m[i+1]])
+	for rest := out; ; {
+		i := strings.Index(rest, `<img style="`)
+		if i < 0 {
+			break
 		}
-		data := out[m[1]:]
+		rest = rest[i+len(`<img style="`):]
+		q := strings.IndexByte(rest, '"')
+		if q < 0 {
+			break
+		}
+		style, after := rest[:q], rest[q:]
+		var args []string
+		for s := style; args == nil; {
+			m := strings.Index(s, "matrix(")
+			if m < 0 {
+				break
+			}
+			s = s[m+len("matrix("):]
+			if a := strings.SplitN(s, ",", 5); len(a) == 5 && numeric(a[:4], exponent) {
+				args = a[:4]
+			}
+		}
+		if args == nil {
+			continue
+		}
+		const src = `" src="data:image/`
+		if !strings.HasPrefix(after, src) {
+			continue
+		}
+		kind := after[len(src):]
+		k := 0
+		for k < len(kind) && kind[k] >= 'a' && kind[k] <= 'z' {
+			k++
+		}
+		if k == 0 || !strings.HasPrefix(kind[k:], ";base64,") {
+			continue
+		}
+		data := kind[k+len(";base64,"):]
 		if end := strings.IndexByte(data, '"'); end >= 0 {
 			data = data[:end]
 		}
 		// The head of the image is enough for its size.
-		tl.ImageArea += imageArea(matrix, data[:min(len(data), 64<<10)])
+		tl.ImageArea += imageArea(args, data[:min(len(data), 64<<10)])
 	}
-	return tl, nil
+	return tl
+}
+
+// The characters of MuPDF's numbers in its HTML, besides digits.
+const (
+	unsigned = "."
+	signed   = ".-"
+	exponent = ".-e"
+)
+
+// cutNumber reads the number at the start of s up to sep: digits and the characters of
+// extra, at least one. It returns the number, what follows sep, and whether it matched.
+func cutNumber(s, sep, extra string) (float64, string, bool) {
+	i := strings.Index(s, sep)
+	if i <= 0 || !numeric([]string{s[:i]}, extra) {
+		return 0, s, false
+	}
+	v, _ := strconv.ParseFloat(s[:i], 64)
+	return v, s[i+len(sep):], true
+}
+
+// numeric reports whether every string is a non-empty run of digits and the characters of
+// extra.
+func numeric(ss []string, extra string) bool {
+	for _, s := range ss {
+		if s == "" {
+			return false
+		}
+		for _, c := range []byte(s) {
+			if (c < '0' || c > '9') && strings.IndexByte(extra, c) < 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// stripTags drops every <...> of s.
+func stripTags(s string) string {
+	if strings.IndexByte(s, '<') < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		j := strings.IndexByte(s[i:], '>')
+		if j < 0 {
+			b.WriteString(s[i:]) // an unclosed "<" is text
+			return b.String()
+		}
+		s = s[i+j+1:]
+	}
 }
 
 // imageArea is the area in square points that an image of MuPDF's HTML covers. MuPDF places
@@ -160,21 +310,34 @@ func trimBase64(s string) string {
 	return s[:len(s)/4*4]
 }
 
+// RenderGray draws the page straight into 8-bit gray: a quarter of the memory of go-fitz's
+// RGBA image, and no copy.
 func (p *fitzPDF) RenderGray(n int, dpi int) (*image.Gray, error) {
 	if err := p.check(n); err != nil {
 		return nil, err
 	}
-	rgba, err := p.d.ImageDPI(n, float64(dpi))
+	box, err := p.h.pageBox(n, float64(dpi))
 	if err != nil {
-		return nil, fmt.Errorf("render page %d: %w", n, err)
+		return nil, err
 	}
-	b := rgba.Bounds()
-	g := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
-	for i := range g.Pix {
-		px := rgba.Pix[i*4 : i*4+3 : i*4+3]
-		g.Pix[i] = uint8((299*uint32(px[0]) + 587*uint32(px[1]) + 114*uint32(px[2])) / 1000)
-	}
-	return g, nil
+	return p.h.renderGray(n, float64(dpi), box)
 }
 
+func (p *fitzPDF) LargestImage(n int) (float64, float64, error) {
+	if err := p.check(n); err != nil {
+		return 0, 0, err
+	}
+	return p.h.largestImage(n)
+}
+
+func (p *fitzPDF) Repaired() bool { return p.h.repaired() }
+
 func (p *fitzPDF) Close() error { return p.d.Close() }
+
+// SetStoreLimit bounds MuPDF's cache of decoded fonts and images, per open document, at mb
+// MiB (go-fitz's default is 256). A worker process calls it once, before it opens anything.
+func SetStoreLimit(mb int) {
+	if mb > 0 {
+		fitz.MaxStore = mb << 20
+	}
+}

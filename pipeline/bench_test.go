@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,14 +40,7 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			p, err := gen.Generate(c.opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			file := filepath.Join(b.TempDir(), "packet.pdf")
-			if err := os.WriteFile(file, p.PDF, 0o644); err != nil {
-				b.Fatal(err)
-			}
+			p, file := packetFile(b, c.opts)
 			n := p.Truth.TotalPages
 			var idpTime, baseTime time.Duration
 			b.ResetTimer()
@@ -80,37 +72,19 @@ func baseline(file string, pages, procs, dpi int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	next := make(chan int)
-	errs := make(chan error, procs)
-	var wg sync.WaitGroup
-	for range procs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := range next {
-				img := filepath.Join(dir, fmt.Sprintf("p%d.pgm", n))
-				draw := exec.Command("mutool", "draw", "-q", "-r", fmt.Sprint(dpi), "-c", "gray", "-o", img, file, fmt.Sprint(n+1))
-				if out, err := draw.CombinedOutput(); err != nil {
-					errs <- fmt.Errorf("mutool: %v: %s", err, out)
-					return
-				}
-				ocr := exec.Command("tesseract", img, "-")
-				ocr.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1")
-				if out, err := ocr.CombinedOutput(); err != nil {
-					errs <- fmt.Errorf("tesseract: %v: %s", err, out)
-					return
-				}
-				os.Remove(img)
-			}
-		}()
-	}
-	for n := range pages {
-		next <- n
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return inParallel(pages, procs, func(n int) error {
+		img := filepath.Join(dir, fmt.Sprintf("p%d.pgm", n))
+		draw := exec.Command("mutool", "draw", "-q", "-r", fmt.Sprint(dpi), "-c", "gray", "-o", img, file, fmt.Sprint(n+1))
+		if out, err := draw.CombinedOutput(); err != nil {
+			return fmt.Errorf("mutool: %v: %s", err, out)
+		}
+		ocr := exec.Command("tesseract", img, "-")
+		ocr.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1")
+		if out, err := ocr.CombinedOutput(); err != nil {
+			return fmt.Errorf("tesseract: %v: %s", err, out)
+		}
+		return os.Remove(img)
+	})
 }
 
 // BenchmarkLLMExtraction measures stage 4 of a real processor against the llmtest server

@@ -84,6 +84,14 @@ func (p *Processor) cancelActive(id string) {
 	<-a.done
 }
 
+// SetPassword gives the password of an encrypted document, for its next run (a reprocess
+// after "encrypted: a password is needed"). It is kept in memory only, while the process
+// runs: never in the database, the bucket or a log.
+func (p *Processor) SetPassword(id, password string) {
+	p.keys.set(id, password)
+	p.plans.forget(id)
+}
+
 // Delete removes a document: its running try, its queue entry, its records and cache, its
 // original file and rendered page images.
 func (p *Processor) Delete(ctx context.Context, id string) error {
@@ -91,9 +99,26 @@ func (p *Processor) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("%q: %w", id, store.ErrInvalidID)
 	}
 	p.cancelActive(id)
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Document(id); err != nil {
+	gone, err := p.remove(ctx, id, nil)
+	if gone {
+		p.log.Info("Deleted "+id, "doc_id", id)
+	}
+	return err
+}
+
+// remove deletes a document's records, and its place in the queue, in one transaction (when
+// check, if given, lets the document go), then its original file and page images. gone
+// reports whether the records were deleted; err may then still name a file left behind.
+func (p *Processor) remove(ctx context.Context, id string, check func(tx *store.Tx, d store.Document) error) (gone bool, err error) {
+	err = p.db.Update(ctx, func(tx *store.Tx) error {
+		d, err := tx.Document(id)
+		if err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(tx, d); err != nil {
+				return err
+			}
 		}
 		if err := p.queue.Remove(tx, id); err != nil {
 			return err
@@ -101,20 +126,19 @@ func (p *Processor) Delete(ctx context.Context, id string) error {
 		return tx.DeleteDocument(id)
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
+	p.keys.forget(id)
+	p.plans.forget(id)
+	p.publish(Event{Type: EventDeleted, DocID: id})
 	var errs []error
-	for _, key := range []string{store.OriginalKey(id)} {
-		if err := p.files.Delete(ctx, key); err != nil {
-			errs = append(errs, err)
-		}
+	if err := p.files.Delete(ctx, store.OriginalKey(id)); err != nil {
+		errs = append(errs, err)
 	}
 	if err := os.RemoveAll(p.files.Path("images/" + id)); err != nil {
 		errs = append(errs, err)
 	}
-	p.log.Info("Deleted "+id, "doc_id", id)
-	p.publish(Event{Type: EventDeleted, DocID: id})
-	return errors.Join(errs...)
+	return true, errors.Join(errs...)
 }
 
 // Reprocess drops a document's cached results from stage from (all stages when from is
@@ -122,6 +146,7 @@ func (p *Processor) Delete(ctx context.Context, id string) error {
 // priority.
 func (p *Processor) Reprocess(ctx context.Context, id, from string) error {
 	p.cancelActive(id)
+	p.plans.forget(id)
 	err := ResetDocument(ctx, p.db, p.queue, id, from)
 	if err != nil {
 		return err
@@ -171,6 +196,9 @@ func ResetDocument(ctx context.Context, db *store.DB, q store.Queue, id, from st
 		d.Attempts = 0
 		d.Error = ""
 		d.Stage = ""
+		if first == 0 {
+			d.Warnings, d.FailedPages = nil, nil
+		}
 		d.FinishedAt = nil
 		d.Priority = store.PriorityHigh
 		if err := tx.PutDocument(&d); err != nil {

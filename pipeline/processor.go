@@ -31,13 +31,19 @@ type Config struct {
 	OCRDPI int
 	// OCRLang is Tesseract's language ("eng", "eng+spa").
 	OCRLang string
-	// MaxAttempts is how many tries a document gets (a try that kills the process counts).
+	// MaxAttempts is how many tries a document gets. A try counts when it fails; one
+	// interrupted by the process's own end (a stop, kill -9, a reboot) does not.
 	MaxAttempts int
 	// MaxFileBytes, MaxPages and MaxPagePixels refuse absurd inputs before anything is
-	// rendered. MaxPagePixels counts pixels of one page at OCRDPI.
+	// rendered. MaxPagePixels counts pixels of one page: a page over it at OCRDPI is read at
+	// the highest resolution that fits, down to MinOCRDPI; below that it is not read.
 	MaxFileBytes  int64
 	MaxPages      int
 	MaxPagePixels int64
+	MinOCRDPI     int
+	// MaxImagePixels refuses a page that draws an image declared larger, before the image
+	// is decoded.
+	MaxImagePixels int64
 	// PageTimeout bounds one page of one stage; DocTimeout one whole try of a document.
 	PageTimeout time.Duration
 	DocTimeout  time.Duration
@@ -53,24 +59,32 @@ type Config struct {
 	// pages are then extracted again only when someone opens them. By default they are
 	// queued again at low priority, which with a paid model costs a call per page.
 	KeepStale bool
+	// Retain deletes documents that finished (completed or failed) longer ago, with
+	// everything they own (retention.go); 0 keeps them forever. RetainEvery is how often the
+	// background sweep runs.
+	Retain      time.Duration
+	RetainEvery time.Duration
 }
 
 // DefaultConfig is the configuration of `idp serve` without flags.
 func DefaultConfig() Config {
 	return Config{
-		Workers:       5,
-		PageWorkers:   runtime.NumCPU(),
-		OCRDPI:        300,
-		OCRLang:       "eng",
-		MaxAttempts:   3,
-		MaxFileBytes:  200 << 20,
-		MaxPages:      2000,
-		MaxPagePixels: 60_000_000,
-		PageTimeout:   2 * time.Minute,
-		DocTimeout:    2 * time.Hour,
-		RetryBase:     time.Second,
-		RetryMax:      10 * time.Minute,
-		StopTimeout:   10 * time.Second,
+		Workers:        5,
+		PageWorkers:    runtime.NumCPU(),
+		OCRDPI:         300,
+		OCRLang:        "eng",
+		MaxAttempts:    3,
+		MaxFileBytes:   200 << 20,
+		MaxPages:       2000,
+		MaxPagePixels:  60_000_000,
+		MinOCRDPI:      150,
+		MaxImagePixels: 150_000_000,
+		PageTimeout:    2 * time.Minute,
+		DocTimeout:     2 * time.Hour,
+		RetryBase:      time.Second,
+		RetryMax:       10 * time.Minute,
+		StopTimeout:    10 * time.Second,
+		RetainEvery:    time.Hour,
 	}
 }
 
@@ -103,6 +117,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxPagePixels <= 0 {
 		c.MaxPagePixels = d.MaxPagePixels
 	}
+	if c.MinOCRDPI <= 0 {
+		c.MinOCRDPI = d.MinOCRDPI
+	}
+	if c.MaxImagePixels <= 0 {
+		c.MaxImagePixels = d.MaxImagePixels
+	}
 	if c.PageTimeout <= 0 {
 		c.PageTimeout = d.PageTimeout
 	}
@@ -118,6 +138,9 @@ func (c Config) withDefaults() Config {
 	if c.StopTimeout <= 0 {
 		c.StopTimeout = d.StopTimeout
 	}
+	if c.RetainEvery <= 0 {
+		c.RetainEvery = d.RetainEvery
+	}
 	return c
 }
 
@@ -127,9 +150,9 @@ type Deps struct {
 	Queue store.Queue
 	// Files keeps uploaded originals under store.OriginalKey. A DirBlob rooted at the data
 	// directory keeps them at {data_dir}/documents/{id}/original.pdf.
-	Files     *store.DirBlob
-	Renderer  stage.Renderer
-	OCR       stage.OCREngine
+	Files *store.DirBlob
+	// Reader runs the C engines (MuPDF, Tesseract): the worker pool in the server.
+	Reader    stage.Reader
 	Splitter  stage.AccountSplitter
 	Extractor stage.Extractor
 	Events    *Broker
@@ -149,8 +172,7 @@ type Processor struct {
 	db       *store.DB
 	queue    store.Queue
 	files    *store.DirBlob
-	renderer stage.Renderer
-	ocr      stage.OCREngine
+	reader   stage.Reader
 	splitter stage.AccountSplitter
 	extract  stage.Extractor
 	events   *Broker
@@ -164,6 +186,10 @@ type Processor struct {
 	counters *counters
 	flight   singleflight.Group // page work shared by the background and people waiting
 	started  time.Time
+	keys     keyring // passwords of encrypted documents, in memory only
+	plans    plans   // how the pages of documents are read, once they were opened
+
+	ret retention // reads through the API, sweep totals (retention.go)
 
 	mu      sync.Mutex
 	run     *runState
@@ -198,8 +224,8 @@ type Active struct {
 // New makes a processor. Start runs it.
 func New(cfg Config, deps Deps) (*Processor, error) {
 	cfg = cfg.withDefaults()
-	if deps.DB == nil || deps.Files == nil || deps.Renderer == nil || deps.OCR == nil || deps.Splitter == nil || deps.Extractor == nil {
-		return nil, errors.New("pipeline: DB, Files, Renderer, OCR, Splitter and Extractor are required")
+	if deps.DB == nil || deps.Files == nil || deps.Reader == nil || deps.Splitter == nil || deps.Extractor == nil {
+		return nil, errors.New("pipeline: DB, Files, Reader, Splitter and Extractor are required")
 	}
 	if deps.Queue == nil {
 		deps.Queue = store.NewBoltQueue(deps.DB)
@@ -217,8 +243,8 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 		deps.Rand = rand.Float64
 	}
 	p := &Processor{
-		cfg: cfg, db: deps.DB, queue: deps.Queue, files: deps.Files, renderer: deps.Renderer,
-		ocr: deps.OCR, splitter: deps.Splitter, extract: deps.Extractor, events: deps.Events,
+		cfg: cfg, db: deps.DB, queue: deps.Queue, files: deps.Files, reader: deps.Reader,
+		splitter: deps.Splitter, extract: deps.Extractor, events: deps.Events,
 		log: deps.Logger.With("component", "processor"), now: deps.Now, rand: deps.Rand,
 		pages:    make(chan struct{}, cfg.PageWorkers),
 		extSlots: make(chan struct{}, cfg.ExtractWorkers),
@@ -226,7 +252,7 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 		active:   map[string]*Active{},
 		counters: newCounters(),
 	}
-	p.versions = newVersions(cfg, deps.Renderer, deps.OCR, deps.Splitter, deps.Extractor)
+	p.versions = newVersions(cfg, deps.Reader, deps.Splitter, deps.Extractor)
 	return p, nil
 }
 
@@ -237,8 +263,10 @@ func (p *Processor) Config() Config { return p.cfg }
 func (p *Processor) Broker() *Broker { return p.events }
 
 // recoverInFlight puts back every document a worker held when the process stopped, at the
-// front of its priority: the resume after a crash or kill -9. Start calls it before any
-// worker runs, so the server (which answers only after Start) never sees half-resumed work.
+// front of its priority: the resume after a crash or kill -9. The interrupted try is not
+// counted (tries count when they fail): the process's end is not the document's doing.
+// Start calls it before any worker runs, so the server (which answers only after Start)
+// never sees half-resumed work.
 func (p *Processor) recoverInFlight(ctx context.Context) ([]string, error) {
 	ids, err := p.queue.Recover(ctx)
 	if err != nil {
@@ -294,11 +322,16 @@ func (p *Processor) Start(ctx context.Context) error {
 			p.worker(rs, i)
 		}()
 	}
+	rs.wg.Add(1)
+	go func() {
+		defer rs.wg.Done()
+		p.housekeep(rs.soft)
+	}()
 	p.run = rs
 	p.running = true
 	p.started = p.now()
 	p.log.Info("Processor started", "workers", p.cfg.Workers, "page_workers", p.cfg.PageWorkers,
-		"ocr", p.ocr.Version(), "extractor", p.extract.Name())
+		"engines", p.reader.Version(), "extractor", p.extract.Name())
 	return nil
 }
 
@@ -390,14 +423,20 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 			_ = p.queue.Ack(rs.hard, id)
 			return
 		}
-		if stage.IsPermanent(err) {
-			p.finishFailed(rs.hard, doc, err)
-			return
+		// A stop that lands between the pop and the first write leaves the document held:
+		// give it back at once, whatever the stop did to rs.hard.
+		opts := store.PushOptions{NotBefore: p.now().Add(time.Minute)}
+		if rs.hard.Err() != nil {
+			opts = store.PushOptions{Front: true}
+		} else {
+			log.Error("Cannot start document", "err", err)
 		}
-		log.Error("Cannot start document", "err", err)
-		_ = p.db.Update(rs.hard, func(tx *store.Tx) error {
-			return p.queue.Push(tx, id, item.Priority, store.PushOptions{NotBefore: p.now().Add(time.Minute)})
+		err = p.db.Update(context.WithoutCancel(rs.hard), func(tx *store.Tx) error {
+			return p.queue.Push(tx, id, item.Priority, opts)
 		})
+		if err != nil {
+			log.Error("Cannot give the document back to the queue; the next start recovers it", "err", err)
+		}
 		return
 	}
 	runCtx, supersede := context.WithCancelCause(rs.hard)
@@ -423,6 +462,7 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && stage.IsPermanent(cause) {
 			err = cause
 		}
+		doc.Attempts++ // this try failed: it counts
 		if stage.IsPermanent(err) || doc.Attempts >= p.cfg.MaxAttempts {
 			p.finishFailed(rs.hard, doc, err)
 			return
@@ -431,27 +471,18 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 	}
 }
 
-// beginAttempt counts a try in the database before it starts, so a try that kills the
-// process is counted too. A document that has used all its tries fails here.
+// beginAttempt marks a document processing. The try is not counted here: it counts when it
+// fails (finishFailed, retryLater), so a try cut short by the process's end (kill -9, an OOM
+// of the machine, a reboot, a deploy) costs the document nothing, and it resumes where it
+// was. A page that crashes the engines can no longer take the process down with it: it
+// stops a worker process, and is quarantined after two.
 func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document, error) {
 	var doc store.Document
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		d, err := tx.Document(id)
 		if err != nil {
 			return err
 		}
-		if d.Attempts >= p.cfg.MaxAttempts {
-			doc = d
-			why := "the process stopped while processing it"
-			if d.Stage != "" {
-				why += " (last in " + d.Stage + ")"
-			}
-			if n := len(d.Errors); n > 0 {
-				why = d.Errors[n-1].Error
-			}
-			return stage.NewPermanent(fmt.Errorf("gave up after %d attempts: %s", d.Attempts, why))
-		}
-		d.Attempts++
 		d.Status = store.StatusProcessing
 		d.Error = ""
 		now := tx.Now()
@@ -461,37 +492,50 @@ func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document
 		return tx.PutDocument(&d)
 	})
 	if err == nil {
-		p.log.Info("Starting complete pipeline for "+id, "doc_id", id, "attempt", doc.Attempts, "file", doc.FileName)
+		p.log.Info("Starting complete pipeline for "+id, "doc_id", id, "attempt", doc.Attempts+1, "file", doc.FileName)
 		p.publish(Event{Type: EventStarted, DocID: id, Status: string(store.StatusProcessing)})
 	}
 	return doc, err
 }
 
+// finishCompleted records a document completed and lets go of it in the queue, in one
+// transaction: a crash cannot leave a completed document in flight.
 func (p *Processor) finishCompleted(ctx context.Context, doc store.Document) {
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	p.plans.forget(doc.ID)
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusCompleted
 			d.Stage = stage.Completed
 			d.Error = ""
+			d.ResultsVersion = p.versions.extract
 			now := tx.Now()
 			d.FinishedAt = &now
 			return nil
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return p.queue.Remove(tx, doc.ID)
 	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.log.Error("Cannot record completion", "doc_id", doc.ID, "err", err)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			p.log.Error("Cannot record completion", "doc_id", doc.ID, "err", err)
+		}
+		_ = p.queue.Ack(ctx, doc.ID)
 	}
-	_ = p.queue.Ack(ctx, doc.ID)
 	p.log.Info("Completed full pipeline for "+doc.ID, "doc_id", doc.ID)
 	p.publish(Event{Type: EventCompleted, DocID: doc.ID, Stage: stage.Completed, Progress: 100, Status: string(store.StatusCompleted)})
 }
 
+// finishFailed records a document failed for good and lets go of it in the queue, in one
+// transaction.
 func (p *Processor) finishFailed(ctx context.Context, doc store.Document, cause error) {
+	p.plans.forget(doc.ID)
 	msg := cause.Error()
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusFailed
+			d.Attempts = doc.Attempts
 			d.Error = msg
 			d.Errors = appendAttemptError(d.Errors, d.Attempts, tx.Now(), msg)
 			now := tx.Now()
@@ -505,12 +549,17 @@ func (p *Processor) finishFailed(ctx context.Context, doc store.Document, cause 
 			sp.Status = store.StageFailed
 			sp.Error = msg
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return p.queue.Remove(tx, doc.ID)
 	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.log.Error("Cannot record failure", "doc_id", doc.ID, "err", err)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			p.log.Error("Cannot record failure", "doc_id", doc.ID, "err", err)
+		}
+		_ = p.queue.Ack(ctx, doc.ID)
 	}
-	_ = p.queue.Ack(ctx, doc.ID)
 	p.log.Error("Failed pipeline for "+doc.ID, "doc_id", doc.ID, "err", msg)
 	p.publish(Event{Type: EventFailed, DocID: doc.ID, Stage: stage.Failed, Status: string(store.StatusFailed), Error: msg})
 }
@@ -537,6 +586,7 @@ func (p *Processor) retryLater(ctx context.Context, doc store.Document, prio sto
 	wait := retry.Backoff(doc.Attempts, p.cfg.RetryBase, p.cfg.RetryMax, p.rand())
 	msg := cause.Error()
 	err := p.requeue(ctx, doc.ID, prio, func(d *store.Document, now time.Time) store.PushOptions {
+		d.Attempts = doc.Attempts
 		d.Error = msg
 		d.Errors = appendAttemptError(d.Errors, d.Attempts, now, msg)
 		return store.PushOptions{NotBefore: now.Add(wait)}
@@ -549,13 +599,10 @@ func (p *Processor) retryLater(ctx context.Context, doc store.Document, prio sto
 	p.publish(Event{Type: EventRequeued, DocID: doc.ID, Status: string(store.StatusQueued), Error: msg})
 }
 
-// requeueInterrupted puts a document back after a graceful stop, ahead of its priority, and
-// gives back the try: the interruption was ours, not the document's.
+// requeueInterrupted puts a document back after a graceful stop, ahead of its priority; the
+// try does not count: the interruption was ours, not the document's.
 func (p *Processor) requeueInterrupted(doc store.Document, prio store.Priority) {
 	err := p.requeue(context.Background(), doc.ID, prio, func(d *store.Document, _ time.Time) store.PushOptions {
-		if d.Attempts > 0 {
-			d.Attempts--
-		}
 		return store.PushOptions{Front: true}
 	})
 	if err != nil {
@@ -570,7 +617,7 @@ func (p *Processor) requeueInterrupted(doc store.Document, prio store.Priority) 
 // queues it, in one transaction. The document keeps a priority raised while it ran (a loan
 // packet seen after OCR).
 func (p *Processor) requeue(ctx context.Context, id string, prio store.Priority, change func(d *store.Document, now time.Time) store.PushOptions) error {
-	return p.db.Update(ctx, func(tx *store.Tx) error {
+	return p.db.Batch(ctx, func(tx *store.Tx) error {
 		var opts store.PushOptions
 		d, err := tx.UpdateDocument(id, func(d *store.Document) error {
 			d.Status = store.StatusQueued
@@ -595,7 +642,7 @@ func (p *Processor) setActive(doc store.Document, cancel context.CancelCauseFunc
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	done := make(chan struct{})
-	p.active[doc.ID] = &Active{DocID: doc.ID, FileName: doc.FileName, Attempt: doc.Attempts, Since: p.now(), Stage: stage.OCRExtraction,
+	p.active[doc.ID] = &Active{DocID: doc.ID, FileName: doc.FileName, Attempt: doc.Attempts + 1, Since: p.now(), Stage: stage.OCRExtraction,
 		cancel: cancel, done: done}
 	return done
 }

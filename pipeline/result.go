@@ -35,6 +35,10 @@ func (p *Processor) result(ctx context.Context, id string) (stage.Result, map[st
 			return err
 		}
 		res.File, res.Status, res.Error, res.TotalPages = d.FileName, string(d.Status), d.Error, d.Pages
+		res.Warnings = d.Warnings
+		for _, f := range d.FailedPages {
+			res.FailedPages = append(res.FailedPages, stage.FailedPage{Page: f.Page, Reason: f.Reason})
+		}
 		cache := func(key, version string) (store.Record, error) {
 			r, err := tx.Cache(key)
 			if errors.Is(err, store.ErrNotFound) && d.Status == store.StatusCompleted {
@@ -47,16 +51,26 @@ func (p *Processor) result(ctx context.Context, id string) (stage.Result, map[st
 			res.Accounts = split.Accounts
 		}
 		var ft FullText
-		sources := map[int]string{}
+		read := map[int]stage.PageText{}
 		if r, err := cache(store.OCRKey(id), p.versions.ocr); err == nil && r.Decode(p.versions.ocr, &ft) == nil {
 			for _, pt := range ft.Pages {
-				sources[pt.Page] = pt.Source
+				read[pt.Page] = pt
+			}
+			// The stage 1 record is what the result says of the file (a document imported
+			// from a bucket has no such fields on its record).
+			res.Warnings, res.FailedPages = ft.Warnings, nil
+			for _, pt := range ft.Pages {
+				if pt.Error != "" {
+					res.FailedPages = append(res.FailedPages, stage.FailedPage{Page: pt.Page, Reason: pt.Error})
+				}
 			}
 		}
 		var m PageMapping
 		if r, err := cache(store.MappingKey(id), p.versions.analysis); err == nil && r.Decode(p.versions.analysis, &m) == nil {
 			for _, pm := range m.Pages {
-				res.Pages = append(res.Pages, stage.PageResult{Page: pm.Page, AccountIndex: pm.AccountIndex, AccountNumber: pm.AccountNumber, Source: sources[pm.Page], Data: stage.Fields{}})
+				pt := read[pm.Page]
+				res.Pages = append(res.Pages, stage.PageResult{Page: pm.Page, AccountIndex: pm.AccountIndex, AccountNumber: pm.AccountNumber,
+					Source: pt.Source, Data: stage.Fields{}, Blank: pt.Blank, Error: pt.Error})
 			}
 		}
 		for i := range res.Pages {
@@ -107,31 +121,60 @@ func (p *Processor) current(tx *store.Tx, d store.Document) bool {
 
 // requeueStale queues again, at low priority, every completed document whose results were
 // made by another configuration, so that current results are waiting before anyone asks.
+// A completed document carries the version of the configuration that made its results, and
+// the store indexes them by it: those of the running configuration are not read at all, so a
+// start costs the stale documents, not all of them. A document completed by an older idp
+// (no version) has its records checked once and is then stamped.
 func (p *Processor) requeueStale(ctx context.Context) (int, error) {
-	// Find them in a read transaction (it may read every record of a large database), then
-	// queue them in a short write one that checks each again.
-	var stale []string
+	version := p.versions.extract
+	// Find them in a read transaction (the unversioned ones need their records read), then
+	// stamp and queue them in a short write one that checks each again.
+	var stale, current []string
 	err := p.db.View(ctx, func(tx *store.Tx) error {
-		docs, err := tx.Documents()
-		for _, d := range docs {
-			if d.Status == store.StatusCompleted && !p.current(tx, d) {
-				stale = append(stale, d.ID)
+		stale, current = stale[:0], current[:0]
+		return tx.CompletedOtherThan(version, func(id, made string) error {
+			if made != "" {
+				stale = append(stale, id)
+				return nil
 			}
-		}
-		return err
+			d, err := tx.Document(id)
+			if err != nil {
+				return err
+			}
+			if p.current(tx, d) {
+				current = append(current, id)
+			} else {
+				stale = append(stale, id)
+			}
+			return nil
+		})
 	})
-	if err != nil || len(stale) == 0 {
+	if err != nil || len(stale)+len(current) == 0 {
 		return 0, err
 	}
 	n := 0
 	err = p.db.Update(ctx, func(tx *store.Tx) error {
-		for _, id := range stale {
+		n = 0
+		for _, id := range current {
 			d, err := tx.Document(id)
-			if errors.Is(err, store.ErrNotFound) || d.Status != store.StatusCompleted {
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if err != nil || d.Status != store.StatusCompleted || d.ResultsVersion != "" {
 				continue
 			}
-			if err != nil {
+			d.ResultsVersion = version
+			if err := tx.PutDocument(&d); err != nil {
 				return err
+			}
+		}
+		for _, id := range stale {
+			d, err := tx.Document(id)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if err != nil || d.Status != store.StatusCompleted {
+				continue // deleted or moved on meanwhile
 			}
 			d.Status, d.Attempts, d.Stage = store.StatusQueued, 0, ""
 			if err := tx.PutDocument(&d); err != nil {

@@ -29,8 +29,8 @@ type s3Env struct {
 }
 
 // newS3Env opens a processor on dir (new when empty) over srv's bucket under prefix, with the
-// uploader started.
-func newS3Env(t *testing.T, srv *s3test.Server, dir, prefix string, opts store.UploaderOptions) *s3Env {
+// uploader started; more may replace parts of the processor.
+func newS3Env(t *testing.T, srv *s3test.Server, dir, prefix string, opts store.UploaderOptions, more ...func(*pipeline.Deps)) *s3Env {
 	t.Helper()
 	blob, err := s3.New(context.Background(), s3.Config{
 		Bucket: srv.Bucket, Prefix: prefix, Endpoint: srv.Endpoint, PathStyle: true,
@@ -43,6 +43,9 @@ func newS3Env(t *testing.T, srv *s3test.Server, dir, prefix string, opts store.U
 	e := idptest.NewEnv(t, dir, pipeline.Config{}, func(d *pipeline.Deps) {
 		if err := d.DB.AttachRemote(blob, store.RemoteOptions{Files: d.Files, Logger: d.Logger}); err != nil {
 			t.Fatal(err)
+		}
+		for _, f := range more {
+			f(d)
 		}
 		logger = func() *store.Uploader {
 			opts.Logger = d.Logger

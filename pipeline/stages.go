@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,28 +18,7 @@ import (
 // runPipeline runs the four stages of one document; each stage serves its cached result
 // when the running configuration made it, and resumes from its page checkpoints otherwise.
 func (p *Processor) runPipeline(ctx, soft context.Context, doc store.Document) error {
-	path, err := p.OriginalPath(ctx, doc.ID)
-	if errors.Is(err, fs.ErrNotExist) {
-		return stage.NewPermanent(fmt.Errorf("the uploaded file is missing: %w", err))
-	}
-	if err != nil {
-		return err // S3 unreachable: try again later
-	}
-	n, err := p.checkLimits(doc.ID, path)
-	if err != nil {
-		return err
-	}
-	if doc.Pages != n {
-		err := p.db.Update(ctx, func(tx *store.Tx) error {
-			_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error { d.Pages = n; return nil })
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		doc.Pages = n
-	}
-	pages, err := p.stageOCR(ctx, soft, doc, path)
+	pages, err := p.stageOCR(ctx, soft, &doc)
 	if err != nil {
 		return err
 	}
@@ -55,29 +35,51 @@ func (p *Processor) runPipeline(ctx, soft context.Context, doc store.Document) e
 }
 
 func (p *Processor) stageStart(ctx context.Context, id, name string, done, total int) error {
-	now := p.now()
-	var sp store.StageProgress
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
-		var err error
-		sp, err = tx.UpdateProgress(id, name, func(sp *store.StageProgress) {
-			sp.Status = store.StageRunning
-			sp.Error = ""
-			sp.SetDone(done, total)
-			sp.StartedAt = &now
-			sp.FinishedAt = nil
-		})
-		if err != nil {
-			return err
-		}
-		_, err = tx.UpdateDocument(id, func(d *store.Document) error { d.Stage = name; return nil })
-		return err
-	})
-	if err != nil {
+	write, announce := p.startStage(id, name, done, total)
+	if err := p.db.Batch(ctx, write); err != nil {
 		return err
 	}
-	p.updateActive(id, name, sp)
-	p.publish(Event{Type: EventStage, DocID: id, Stage: name, Status: string(store.StageRunning), Progress: sp.Percent, Done: done, Total: total})
+	announce()
 	return nil
+}
+
+// startStage is a stage's start: the write that marks it running (and the document in it),
+// and the announcement (the active document's stage, the event) to make once that is
+// committed.
+func (p *Processor) startStage(id, name string, done, total int) (write func(tx *store.Tx) error, announce func()) {
+	now := p.now()
+	running := func(sp *store.StageProgress) {
+		sp.Status = store.StageRunning
+		sp.Error = ""
+		sp.SetDone(done, total)
+		sp.StartedAt = &now
+		sp.FinishedAt = nil
+	}
+	write = func(tx *store.Tx) error {
+		if _, err := tx.UpdateProgress(id, name, running); err != nil {
+			return err
+		}
+		_, err := tx.UpdateDocument(id, func(d *store.Document) error { d.Stage = name; return nil })
+		return err
+	}
+	announce = func() {
+		var sp store.StageProgress
+		running(&sp)
+		p.updateActive(id, name, sp)
+		p.publish(Event{Type: EventStage, DocID: id, Stage: name, Status: string(store.StageRunning), Progress: sp.Percent, Done: done, Total: total})
+	}
+	return write, announce
+}
+
+// quickStageStart starts a stage that runs in one step (stages 2 and 3: milliseconds of
+// CPU). Its start is not committed on its own but with its end (the write it returns goes to
+// finishStage): one sync less per document and stage, where syncs set the pace of small
+// documents. Its running event goes out now; the status shows the stage pending until it is
+// done.
+func (p *Processor) quickStageStart(id, name string, total int) (write func(tx *store.Tx) error) {
+	write, announce := p.startStage(id, name, 0, total)
+	announce()
+	return write
 }
 
 // completeStage marks stage completed inside tx.
@@ -113,7 +115,7 @@ func (p *Processor) cached(ctx context.Context, id, name, key, version string, t
 	}
 	p.counters.cache(true)
 	var sp store.StageProgress
-	err = p.db.Update(ctx, func(tx *store.Tx) error {
+	err = p.db.Batch(ctx, func(tx *store.Tx) error {
 		var err error
 		sp, err = completeStage(tx, id, name, total)
 		return err
@@ -127,19 +129,40 @@ func (p *Processor) cached(ctx context.Context, id, name, key, version string, t
 
 // --- stage 1 ---
 
-func (p *Processor) stageOCR(ctx, soft context.Context, doc store.Document, path string) ([]stage.PageText, error) {
-	id, n, version := doc.ID, doc.Pages, p.versions.ocr
+// stageOCR is stage 1. The document is opened (in a worker) only when a page has to be read:
+// a document whose stage 1 is cached needs neither its file nor its password again. A page
+// that fails alone is quarantined (checkpointed with its Error, listed in the document's
+// FailedPages) and the rest goes on; a document none of whose pages can be read fails.
+func (p *Processor) stageOCR(ctx, soft context.Context, doc *store.Document) ([]stage.PageText, error) {
+	id, version := doc.ID, p.versions.ocr
 	var ft FullText
-	if ok, err := p.cached(ctx, id, stage.OCRExtraction, store.OCRKey(id), version, n, &ft); err != nil || ok {
+	if ok, err := p.cached(ctx, id, stage.OCRExtraction, store.OCRKey(id), version, doc.Pages, &ft); err != nil || ok {
 		if ok {
 			p.log.Info("OCR result for "+id+" served from cache", "doc_id", id)
+			err = p.noteReading(ctx, doc, len(ft.Pages), ft.Warnings, failedPages(ft.Pages))
 		}
 		return ft.Pages, err
 	}
+	path, err := p.OriginalPath(ctx, id) // fetched from S3 when only there
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, stage.NewPermanent(fmt.Errorf("the uploaded file is missing: %w", err))
+	}
+	if err != nil {
+		return nil, err // S3 unreachable: try again later
+	}
+	plan, err := p.inspect(ctx, id, path)
+	if err != nil {
+		return nil, err
+	}
+	p.plans.set(id, plan)
+	for _, w := range plan.warnings {
+		p.log.Warn("Warning for "+id+": "+w, "doc_id", id)
+	}
+	n := plan.pages
 	started := p.now()
 	pages := make([]stage.PageText, n)
 	have := make([]bool, n)
-	err := p.db.View(ctx, func(tx *store.Tx) error {
+	err = p.db.View(ctx, func(tx *store.Tx) error {
 		return tx.Checkpoints(store.CheckpointPrefix(id)+stage.OCRExtraction+"/", func(key string, r store.Record) error {
 			var pt stage.PageText
 			if r.Decode(version, &pt) != nil || pt.Page < 0 || pt.Page >= n {
@@ -150,6 +173,9 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc store.Document, path
 		})
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := p.noteReading(ctx, doc, n, plan.warnings, failedPages(pages)); err != nil {
 		return nil, err
 	}
 	var todo []int
@@ -165,37 +191,58 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc store.Document, path
 	}
 	p.counters.page(stage.OCRExtraction, "cached", int64(done))
 	var mu sync.Mutex
+	commits := newPageCommits(p.db)
 	err = p.forPages(ctx, soft, todo, func(ctx context.Context, page int) error {
-		pt, err := p.readShared(ctx, id, page)
+		pt, err := p.readPage(ctx, id, page, plan)
 		if err != nil {
 			p.counters.page(stage.OCRExtraction, "failed", 1)
-			return err
-		}
-		var sp store.StageProgress
-		err = p.db.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-			if err := tx.PutCheckpoint(store.CheckpointKey(id, stage.OCRExtraction, page), version, pt); err != nil {
-				return err
-			}
-			var err error
-			sp, err = tx.UpdateProgress(id, stage.OCRExtraction, func(sp *store.StageProgress) { sp.SetDone(sp.Done+1, n) })
-			return err
-		})
-		if err != nil {
 			return err
 		}
 		mu.Lock()
 		pages[page] = pt
 		mu.Unlock()
-		p.counters.page(stage.OCRExtraction, "done", 1)
-		p.counters.source(pt.Source)
-		p.log.Info(fmt.Sprintf("OCR'd page %d for %s", page, id), "doc_id", id, "page", page, "source", pt.Source, "confidence", round1(pt.Confidence))
-		p.pageDone(id, stage.OCRExtraction, page, sp)
-		return nil
+		var sp store.StageProgress
+		commits.add(ctx, func(tx *store.Tx) error {
+			if err := tx.PutCheckpoint(store.CheckpointKey(id, stage.OCRExtraction, page), version, pt); err != nil {
+				return err
+			}
+			if pt.Error != "" {
+				_, err := tx.UpdateDocument(id, func(d *store.Document) error {
+					d.FailedPages = append(d.FailedPages, store.PageFailure{Page: page, Reason: pt.Error})
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			var err error
+			sp, err = tx.UpdateProgress(id, stage.OCRExtraction, func(sp *store.StageProgress) { sp.SetDone(sp.Done+1, n) })
+			return err
+		}, func() {
+			switch {
+			case pt.Error != "":
+				p.counters.page(stage.OCRExtraction, "quarantined", 1)
+				p.log.Warn(fmt.Sprintf("OCR'd page %d for %s: quarantined", page, id), "doc_id", id, "page", page, "reason", pt.Error)
+			default:
+				p.counters.page(stage.OCRExtraction, "done", 1)
+				p.counters.source(pt.Source, pt.Blank)
+				p.log.Info(fmt.Sprintf("OCR'd page %d for %s", page, id), "doc_id", id, "page", page, "source", pt.Source,
+					"blank", pt.Blank, "confidence", round1(pt.Confidence))
+			}
+			p.pageDone(id, stage.OCRExtraction, page, sp)
+		})
+		return commits.failed()
 	})
+	if cerr := commits.wait(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return nil, err
 	}
-	ft = FullText{DocID: id, TotalPages: n, Pages: pages}
+	if failed := failedPages(pages); len(failed) == n {
+		return nil, stage.NewPermanent(fmt.Errorf("no page could be read: page %d: %s", failed[0].Page, failed[0].Reason))
+	}
+	ft = FullText{DocID: id, TotalPages: n, Pages: pages, Warnings: plan.warnings}
 	err = p.finishStage(ctx, id, stage.OCRExtraction, store.OCRKey(id), version, n, ft, started, func(tx *store.Tx) error {
 		_, err := tx.DeleteCheckpoints(store.CheckpointPrefix(id) + stage.OCRExtraction + "/")
 		return err
@@ -207,11 +254,39 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc store.Document, path
 	return pages, nil
 }
 
+// failedPages are the quarantined pages of stage 1's answer.
+func failedPages(pages []stage.PageText) []store.PageFailure {
+	var out []store.PageFailure
+	for _, pt := range pages {
+		if pt.Error != "" {
+			out = append(out, store.PageFailure{Page: pt.Page, Reason: pt.Error})
+		}
+	}
+	return out
+}
+
+// noteReading records on the document what stage 1 found: its page count, the file's
+// warnings, the pages quarantined so far. It writes only what changed.
+func (p *Processor) noteReading(ctx context.Context, doc *store.Document, pages int, warnings []string, failed []store.PageFailure) error {
+	if doc.Pages == pages && slices.Equal(doc.Warnings, warnings) && slices.Equal(doc.FailedPages, failed) {
+		return nil
+	}
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
+		d, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
+			d.Pages, d.Warnings, d.FailedPages = pages, warnings, failed
+			return nil
+		})
+		*doc = d
+		return err
+	})
+	return err
+}
+
 // finishStage caches a stage's whole record and marks the stage completed in one
 // transaction (with what also does there, when not nil), then counts and announces it.
 func (p *Processor) finishStage(ctx context.Context, id, name, key, version string, total int, record any, started time.Time, also func(tx *store.Tx) error) error {
 	var sp store.StageProgress
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		if err := tx.PutCache(key, version, record); err != nil {
 			return err
 		}
@@ -250,9 +325,7 @@ func (p *Processor) stageSplit(ctx context.Context, doc store.Document, pages []
 	}
 	started := p.now()
 	p.log.Info("Stage 2: Account splitting for "+id, "doc_id", id)
-	if err := p.stageStart(ctx, id, stage.AccountSplitting, 0, 1); err != nil {
-		return nil, err
-	}
+	markStarted := p.quickStageStart(id, stage.AccountSplitting, 1)
 	accounts, err := p.splitter.Split(ctx, pages)
 	if err != nil {
 		return nil, fmt.Errorf("account splitting: %w", err)
@@ -261,7 +334,7 @@ func (p *Processor) stageSplit(ctx context.Context, doc store.Document, pages []
 		accounts = []stage.Account{}
 	}
 	split = AccountSplit{DocID: id, Accounts: accounts}
-	if err := p.finishStage(ctx, id, stage.AccountSplitting, store.AccountsKey(id), version, 1, split, started, nil); err != nil {
+	if err := p.finishStage(ctx, id, stage.AccountSplitting, store.AccountsKey(id), version, 1, split, started, markStarted); err != nil {
 		return nil, err
 	}
 	p.log.Info(fmt.Sprintf("Cached account split for %s (%d accounts)", id, len(accounts)), "doc_id", id, "accounts", len(accounts))
@@ -276,15 +349,13 @@ func (p *Processor) stageAnalysis(ctx context.Context, doc store.Document, pages
 	}
 	started := p.now()
 	p.log.Info(fmt.Sprintf("Stage 3: Page analysis for %s (%d pages)", id, n), "doc_id", id, "pages", n)
-	if err := p.stageStart(ctx, id, stage.PageAnalysis, 0, n); err != nil {
-		return nil, err
-	}
+	markStarted := p.quickStageStart(id, stage.PageAnalysis, n)
 	maps, err := p.splitter.MapPages(ctx, pages, accounts)
 	if err != nil {
 		return nil, fmt.Errorf("page analysis: %w", err)
 	}
 	m = PageMapping{DocID: id, Pages: maps}
-	if err := p.finishStage(ctx, id, stage.PageAnalysis, store.MappingKey(id), version, n, m, started, nil); err != nil {
+	if err := p.finishStage(ctx, id, stage.PageAnalysis, store.MappingKey(id), version, n, m, started, markStarted); err != nil {
 		return nil, err
 	}
 	p.log.Info("Cached page mapping for "+id, "doc_id", id)
@@ -321,7 +392,7 @@ func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, 
 	done := n - len(todo)
 	if len(todo) == 0 {
 		var sp store.StageProgress
-		err := p.db.Update(ctx, func(tx *store.Tx) error {
+		err := p.db.Batch(ctx, func(tx *store.Tx) error {
 			var err error
 			sp, err = completeStage(tx, id, stage.LLMExtraction, n)
 			return err
@@ -338,15 +409,21 @@ func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, 
 		return err
 	}
 	p.counters.page(stage.LLMExtraction, "cached", int64(done))
+	commits := newPageCommits(p.db)
 	err = p.forPagesIn(p.extSlots, ctx, soft, todo, func(ctx context.Context, page int) error {
-		_, err := p.extractPage(ctx, id, n, page, pages[page], maps[page])
-		return err
+		if _, err := p.extractPageWith(ctx, commits, id, n, page, pages[page], maps[page]); err != nil {
+			return err
+		}
+		return commits.failed()
 	})
+	if cerr := commits.wait(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return err
 	}
 	var sp store.StageProgress
-	err = p.db.Update(ctx, func(tx *store.Tx) error {
+	err = p.db.Batch(ctx, func(tx *store.Tx) error {
 		var err error
 		sp, err = completeStage(tx, id, stage.LLMExtraction, n)
 		return err
@@ -360,12 +437,26 @@ func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, 
 }
 
 // extractPage runs the extractor on one page and caches the result together with the
-// stage's progress.
+// stage's progress; it returns once the result is committed.
 func (p *Processor) extractPage(ctx context.Context, id string, n, page int, pt stage.PageText, m stage.PageMap) (PageData, error) {
-	res, err := p.extractShared(ctx, id, page, pt, m)
-	if err != nil {
-		p.counters.page(stage.LLMExtraction, "failed", 1)
-		return PageData{}, fmt.Errorf("extraction of page %d: %w", page, err)
+	return p.extractPageWith(ctx, nil, id, n, page, pt, m)
+}
+
+// extractPageWith is extractPage whose commit, with commits, goes to the background (the
+// stage's own pages): the page is reported when it is committed, and the data returned is
+// not yet cached.
+func (p *Processor) extractPageWith(ctx context.Context, commits *pageCommits, id string, n, page int, pt stage.PageText, m stage.PageMap) (PageData, error) {
+	var res stage.Extraction
+	if pt.Blank || pt.Error != "" {
+		// Nothing to read: no extractor runs (a model would be paid for nothing).
+		res.Extractor = "none"
+	} else {
+		var err error
+		res, err = p.extractShared(ctx, id, page, pt, m)
+		if err != nil {
+			p.counters.page(stage.LLMExtraction, "failed", 1)
+			return PageData{}, fmt.Errorf("extraction of page %d: %w", page, err)
+		}
 	}
 	if res.Fields == nil {
 		res.Fields = stage.Fields{}
@@ -377,9 +468,10 @@ func (p *Processor) extractPage(ctx context.Context, id string, n, page int, pt 
 		Page: page, AccountIndex: m.AccountIndex, AccountNumber: m.AccountNumber, Source: pt.Source,
 		Data: res.Fields, Evidence: res.Evidence, ExtractionTime: p.now().Unix(), Extractor: res.Extractor,
 		PromptTokens: res.PromptTokens, CompletionTokens: res.CompletionTokens, Flags: res.Flags,
+		Blank: pt.Blank, Error: pt.Error,
 	}
 	var sp store.StageProgress
-	err = p.db.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+	write := func(tx *store.Tx) error {
 		if err := tx.PutCache(store.PageDataKey(id, page), p.versions.extract, pd); err != nil {
 			return err
 		}
@@ -390,14 +482,21 @@ func (p *Processor) extractPage(ctx context.Context, id string, n, page int, pt 
 			}
 		})
 		return err
-	})
-	if err != nil {
+	}
+	reported := func() {
+		p.counters.page(stage.LLMExtraction, "done", 1)
+		p.counters.tokens(pd.PromptTokens, pd.CompletionTokens)
+		p.log.Info(fmt.Sprintf("Processed and cached page %d for %s", page, id), "doc_id", id, "page", page, "extractor", pd.Extractor)
+		p.pageDone(id, stage.LLMExtraction, page, sp)
+	}
+	if commits != nil {
+		commits.add(ctx, write, reported)
+		return pd, nil
+	}
+	if err := p.db.Batch(context.WithoutCancel(ctx), write); err != nil {
 		return PageData{}, err
 	}
-	p.counters.page(stage.LLMExtraction, "done", 1)
-	p.counters.tokens(pd.PromptTokens, pd.CompletionTokens)
-	p.log.Info(fmt.Sprintf("Processed and cached page %d for %s", page, id), "doc_id", id, "page", page, "extractor", pd.Extractor)
-	p.pageDone(id, stage.LLMExtraction, page, sp)
+	reported()
 	return pd, nil
 }
 

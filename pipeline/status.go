@@ -23,6 +23,10 @@ type DocStatus struct {
 	Attempts       int                    `json:"attempts"`
 	Priority       int                    `json:"priority"`
 	QueuePosition  *int                   `json:"queue_position,omitempty"`
+	// Warnings and FailedPages: what stage 1 found wrong with the file without stopping it,
+	// and the pages it could not read (quarantined), with why.
+	Warnings    []string           `json:"warnings,omitempty"`
+	FailedPages []stage.FailedPage `json:"failed_pages,omitempty"`
 }
 
 // StageReport is one stage's part of DocStatus.
@@ -45,35 +49,11 @@ func (p *Processor) Status(ctx context.Context, id string) (DocStatus, error) {
 		if err != nil {
 			return err
 		}
-		st = DocStatus{DocID: id, Status: string(d.Status), TotalPages: d.Pages, Accounts: []stage.Account{},
-			Stages: map[string]StageReport{}, Error: d.Error, Attempts: d.Attempts, Priority: int(d.Priority)}
+		if st, err = p.statusOf(tx, d); err != nil {
+			return err
+		}
 		if pos, _, ok := p.queue.Position(tx, id); ok {
 			st.QueuePosition = &pos
-		}
-		total := 0
-		st.Stage = ""
-		for _, s := range stage.All {
-			sp, err := tx.Progress(id, s)
-			if err != nil {
-				return err
-			}
-			st.Stages[s] = StageReport{Status: string(sp.Status), Progress: sp.Percent, PagesProcessed: sp.Done, TotalPages: sp.Total, Error: sp.Error}
-			total += stageWeight[s] * sp.Percent
-			if st.Stage == "" && sp.Status != store.StageCompleted {
-				st.Stage = s
-				st.PagesProcessed = sp.Done
-			}
-		}
-		st.Progress = total / 100
-		switch d.Status {
-		case store.StatusCompleted:
-			st.Stage, st.Progress, st.PagesProcessed = stage.Completed, 100, d.Pages
-		case store.StatusFailed:
-			st.Stage = stage.Failed
-		}
-		var split AccountSplit
-		if r, err := tx.Cache(store.AccountsKey(id)); err == nil && r.Decode(p.versions.split, &split) == nil {
-			st.Accounts = split.Accounts
 		}
 		return nil
 	})
@@ -81,6 +61,71 @@ func (p *Processor) Status(ctx context.Context, id string) (DocStatus, error) {
 		st.Accounts = p.remoteAccounts(ctx, id)
 	}
 	return st, err
+}
+
+// statusOf is where d stands, from its stages' progress and its accounts in bbolt: a few
+// reads, inside tx.
+func (p *Processor) statusOf(tx *store.Tx, d store.Document) (DocStatus, error) {
+	id := d.ID
+	st := DocStatus{DocID: id, Status: string(d.Status), TotalPages: d.Pages, Accounts: []stage.Account{},
+		Stages: map[string]StageReport{}, Error: d.Error, Attempts: d.Attempts, Priority: int(d.Priority)}
+	st.Warnings = d.Warnings
+	for _, f := range d.FailedPages {
+		st.FailedPages = append(st.FailedPages, stage.FailedPage{Page: f.Page, Reason: f.Reason})
+	}
+	total := 0
+	for _, s := range stage.All {
+		sp, err := tx.Progress(id, s)
+		if err != nil {
+			return st, err
+		}
+		st.Stages[s] = StageReport{Status: string(sp.Status), Progress: sp.Percent, PagesProcessed: sp.Done, TotalPages: sp.Total, Error: sp.Error}
+		total += stageWeight[s] * sp.Percent
+		if st.Stage == "" && sp.Status != store.StageCompleted {
+			st.Stage = s
+			st.PagesProcessed = sp.Done
+		}
+	}
+	st.Progress = total / 100
+	switch d.Status {
+	case store.StatusCompleted:
+		st.Stage, st.Progress, st.PagesProcessed = stage.Completed, 100, d.Pages
+	case store.StatusFailed:
+		st.Stage = stage.Failed
+	}
+	var split AccountSplit
+	if r, err := tx.Cache(store.AccountsKey(id)); err == nil && r.Decode(p.versions.split, &split) == nil {
+		st.Accounts = split.Accounts
+	}
+	return st, nil
+}
+
+// Listed is one document of a listing and where it stands.
+type Listed struct {
+	Document store.Document
+	Status   DocStatus
+}
+
+// List pages through the documents, newest first, of one status or all (status empty), with
+// where each stands (its stage bars): one read transaction, whose work is that of the page,
+// not of the number of documents. total is the number of documents listed from.
+func (p *Processor) List(ctx context.Context, status store.Status, offset, limit int) (docs []Listed, total int, err error) {
+	err = p.db.View(ctx, func(tx *store.Tx) error {
+		page, n, err := tx.DocumentsPage(status, offset, limit)
+		if err != nil {
+			return err
+		}
+		docs, total = make([]Listed, 0, len(page)), n
+		for _, d := range page {
+			st, err := p.statusOf(tx, d)
+			if err != nil {
+				return err
+			}
+			docs = append(docs, Listed{Document: d, Status: st})
+		}
+		return nil
+	})
+	return docs, total, err
 }
 
 // ProcessorStatus is the state of the processor as a whole.
@@ -96,6 +141,7 @@ type ProcessorStatus struct {
 	StartedAt     *time.Time        `json:"started_at,omitempty"`
 	UptimeSeconds float64           `json:"uptime_seconds"`
 	Versions      map[string]string `json:"versions"`
+	Retention     RetentionStats    `json:"retention"`
 }
 
 // QueueStatus is the queue part of ProcessorStatus.
@@ -109,7 +155,8 @@ type QueueStatus struct {
 // PriorityNames name the priorities in status answers.
 var PriorityNames = [...]string{"high", "normal", "low"}
 
-// ProcessorStatus reports workers, queue, active documents and totals.
+// ProcessorStatus reports workers, queue, active documents and totals. Its cost does not
+// grow with the number of documents: the queue and the store keep counts.
 func (p *Processor) ProcessorStatus(ctx context.Context) (ProcessorStatus, error) {
 	qs, err := p.queue.Stats(ctx)
 	if err != nil {
@@ -122,6 +169,7 @@ func (p *Processor) ProcessorStatus(ctx context.Context) (ProcessorStatus, error
 		Totals:    p.counters.snapshot(),
 		Versions:  p.Versions(),
 		Active:    p.ActiveDocuments(),
+		Retention: p.RetentionStats(),
 	}
 	for i, n := range qs.ByPriority {
 		st.Queue.ByPriority[PriorityNames[i]] = n
@@ -137,9 +185,9 @@ func (p *Processor) ProcessorStatus(ctx context.Context) (ProcessorStatus, error
 	}
 	p.mu.Unlock()
 	err = p.db.View(ctx, func(tx *store.Tx) error {
-		docs, err := tx.Documents()
-		for _, d := range docs {
-			st.Documents[string(d.Status)]++
+		counts, err := tx.DocumentCounts()
+		for s := range counts {
+			st.Documents[string(s)] = counts.Status(s)
 		}
 		return err
 	})

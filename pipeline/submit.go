@@ -31,6 +31,8 @@ type SubmitOptions struct {
 	// or the text layer of its first pages), normal otherwise. The priority is raised again
 	// after OCR if the text shows a loan document.
 	AutoPriority bool
+	// Password opens an encrypted PDF. It is kept in memory only (see SetPassword).
+	Password string
 }
 
 // Submitted is the outcome of Submit.
@@ -77,12 +79,13 @@ func (p *Processor) Submit(ctx context.Context, fileName string, r io.Reader, op
 	}
 	if opts.AutoPriority {
 		opts.Priority = store.PriorityNormal
-		if p.sniffLoan(ctx, tmp.Name(), fileName) {
+		if p.sniffLoan(ctx, tmp.Name(), fileName, opts.Password) {
 			opts.Priority = store.PriorityHigh
 		}
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	id := store.DocID(sum)
+	p.keys.set(id, opts.Password)
 	key := store.OriginalKey(id)
 	if _, err := os.Stat(p.files.Path(key)); errors.Is(err, os.ErrNotExist) {
 		f, err := os.Open(tmp.Name())

@@ -82,6 +82,7 @@ func (tx *Tx) PutCache(key, version string, data any) error {
 	if err := tx.bucket(bucketCache).Put([]byte(key), v); err != nil {
 		return err
 	}
+	tx.cacheChanged(key)
 	return tx.enqueue(opRecord, key, "")
 }
 
@@ -97,6 +98,7 @@ func (tx *Tx) DeleteCache(prefix string) (int, error) {
 	if err != nil {
 		return n, err
 	}
+	tx.cacheChanged(prefix)
 	return n, tx.dropRemotePrefix(prefix)
 }
 

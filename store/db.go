@@ -25,12 +25,14 @@ var (
 	bucketOutbox      = []byte("outbox")      // big-endian sequence -> outboxEntry JSON: blob-tier writes not yet done
 	bucketOutboxKeys  = []byte("outbox_keys") // blob key -> its outbox sequence, so a rewrite moves instead of duplicating
 	bucketSynced      = []byte("synced")      // blob key -> syncedEntry JSON: what the blob tier is known to hold
+	bucketOpened      = []byte("opened")      // doc id -> big-endian Unix nanoseconds: last read through the API (opened.go)
 )
 
 var allBuckets = [][]byte{
 	bucketDocs, bucketQueue, bucketQueueIDs, bucketInflight,
 	bucketProgress, bucketCache, bucketCheckpoints, bucketMeta,
-	bucketOutbox, bucketOutboxKeys, bucketSynced,
+	bucketOutbox, bucketOutboxKeys, bucketSynced, bucketOpened,
+	bucketCounts, bucketDocsByTime, bucketDocsByStatus, bucketDocsByResults, bucketQueueDelayed,
 }
 
 // FileName is the name of the database file inside the data directory.
@@ -55,6 +57,10 @@ type DB struct {
 	// from; nil without one (then no outbox entry is ever written). Set by AttachRemote
 	// before the database is used.
 	remote *remote
+	// gens count the changes of each document's cached records (CacheGeneration).
+	gens *generations
+	// batch gathers the callers of Batch.
+	batch batcher
 }
 
 // Open opens (creating when needed) the database of dataDir.
@@ -80,7 +86,7 @@ func Open(dataDir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	db := &DB{bolt: b, now: opts.Now}
+	db := &DB{bolt: b, now: opts.Now, gens: newGenerations()}
 	if !opts.ReadOnly {
 		err = b.Update(func(tx *bolt.Tx) error {
 			for _, name := range allBuckets {
@@ -88,7 +94,8 @@ func Open(dataDir string, opts Options) (*DB, error) {
 					return fmt.Errorf("create bucket %s: %w", name, err)
 				}
 			}
-			return nil
+			// A file of an older idp gets its counts and indexes now, once.
+			return (&Tx{tx: tx, now: opts.Now(), db: db}).migrate()
 		})
 		if err != nil {
 			_ = b.Close()

@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"time"
 )
@@ -43,6 +42,12 @@ type AttemptError struct {
 	Error   string    `json:"error"`
 }
 
+// PageFailure is a page that could not be read, and why; its document goes on without it.
+type PageFailure struct {
+	Page   int    `json:"page"`
+	Reason string `json:"reason"`
+}
+
 // Document is the metadata of one uploaded PDF.
 type Document struct {
 	ID         string         `json:"id"`
@@ -60,18 +65,37 @@ type Document struct {
 	UpdatedAt  time.Time      `json:"updated_at"`
 	StartedAt  *time.Time     `json:"started_at,omitempty"`
 	FinishedAt *time.Time     `json:"finished_at,omitempty"`
+	// Warnings are what was wrong with the file without stopping it (it was damaged and
+	// repaired, a page was read at a lower resolution), as stage 1 last found them.
+	Warnings []string `json:"warnings,omitempty"`
+	// FailedPages are the pages stage 1 could not read (quarantined), with why.
+	FailedPages []PageFailure `json:"failed_pages,omitempty"`
+	// ResultsVersion names the configuration that made a completed document's results (the
+	// processor sets it); empty when unknown (completed by an older idp, or imported).
+	ResultsVersion string `json:"results_version,omitempty"`
 }
 
-// idPattern is the only shape of document id the server makes: the first 24 hex digits of
-// the file's SHA-256, so the same bytes are always the same document and an id is safe in a
-// path or a key.
-var idPattern = regexp.MustCompile(`^[0-9a-f]{24}$`)
+// idLen is the length of the only shape of document id the server makes: the first 24
+// lowercase hex digits of the file's SHA-256, so the same bytes are always the same document
+// and an id is safe in a path or a key.
+const idLen = 24
 
 // DocID is the id of a document whose SHA-256 (hex) is sum.
-func DocID(sha256Hex string) string { return sha256Hex[:24] }
+func DocID(sha256Hex string) string { return sha256Hex[:idLen] }
 
 // ValidID reports whether id has the server's own id format.
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+// It is on every request's path: a loop, not a regular expression.
+func ValidID(id string) bool {
+	if len(id) != idLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 func checkID(id string) error {
 	if !ValidID(id) {
@@ -121,11 +145,11 @@ func (tx *Tx) PutDocument(d *Document) error {
 			old = nil
 		}
 	}
-	if err := b.Put([]byte(d.ID), v); err != nil {
+	if err := tx.writeDocument(d, v); err != nil {
 		return err
 	}
 	if !tx.writeThrough() {
-		return nil
+		return tx.markUnsynced()
 	}
 	// Write-through: a new document's original, and its metadata object whenever what it
 	// says (name, pages, status) changes.
@@ -140,6 +164,19 @@ func (tx *Tx) PutDocument(d *Document) error {
 	return nil
 }
 
+// writeDocument stores d's encoding v, and moves its counts and index entries with it.
+func (tx *Tx) writeDocument(d *Document, v []byte) error {
+	old, err := tx.storedIndexed(d.ID)
+	if err != nil {
+		return err
+	}
+	cur := indexedOf(d)
+	if err := tx.reindex(d.ID, old, &cur); err != nil {
+		return err
+	}
+	return tx.bucket(bucketDocs).Put([]byte(d.ID), v)
+}
+
 // UpdateDocument reads id, applies fn and writes it back.
 func (tx *Tx) UpdateDocument(id string, fn func(d *Document) error) (Document, error) {
 	d, err := tx.Document(id)
@@ -152,7 +189,8 @@ func (tx *Tx) UpdateDocument(id string, fn func(d *Document) error) (Document, e
 	return d, tx.PutDocument(&d)
 }
 
-// Documents lists every document, newest first.
+// Documents lists every document, newest first. It reads them all: DocumentsPage and
+// DocumentCounts are what a listing or a status wants.
 func (tx *Tx) Documents() ([]Document, error) {
 	var out []Document
 	b := tx.bucket(bucketDocs)
@@ -183,6 +221,15 @@ func (tx *Tx) DeleteDocument(id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
+	old, err := tx.storedIndexed(id)
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		if err := tx.reindex(id, old, nil); err != nil {
+			return err
+		}
+	}
 	if _, err := countDelete(tx.bucket(bucketProgress), []byte(id+"/")); err != nil {
 		return err
 	}
@@ -202,6 +249,11 @@ func (tx *Tx) DeleteDocument(id string) error {
 			return err
 		}
 		if err := tx.dropRemotePrefix(DocumentPrefix(id)); err != nil {
+			return err
+		}
+	}
+	if b := tx.bucket(bucketOpened); b != nil {
+		if err := b.Delete([]byte(id)); err != nil {
 			return err
 		}
 	}

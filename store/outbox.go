@@ -67,6 +67,23 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// Meta keys of QueueUnsynced: the file is tracked (a full look ran once), and something was
+// written without a remote since.
+var (
+	metaUnsyncedTracked = []byte("unsynced_tracked")
+	metaUnsynced        = []byte("unsynced")
+)
+
+// markUnsynced notes a write made without a remote, which QueueUnsynced must look for
+// when a remote is attached.
+func (tx *Tx) markUnsynced() error {
+	meta := tx.bucket(bucketMeta)
+	if meta.Get(metaUnsynced) != nil {
+		return nil
+	}
+	return meta.Put(metaUnsynced, []byte{1})
+}
+
 // writeThrough reports whether this transaction's changes go to a blob tier.
 func (tx *Tx) writeThrough() bool { return tx.db != nil && tx.db.remote != nil }
 
@@ -74,7 +91,7 @@ func (tx *Tx) writeThrough() bool { return tx.db != nil && tx.db.remote != nil }
 // (the later change wins; the entry moves to the end).
 func (tx *Tx) enqueue(op, key, docID string) error {
 	if !tx.writeThrough() {
-		return nil
+		return tx.markUnsynced()
 	}
 	if err := tx.unqueue(key); err != nil {
 		return err
@@ -94,6 +111,9 @@ func (tx *Tx) enqueue(op, key, docID string) error {
 	if err := tx.bucket(bucketOutboxKeys).Put([]byte(key), seqKey(n)); err != nil {
 		return err
 	}
+	if err := tx.addCount(countOutbox, 1); err != nil {
+		return err
+	}
 	r := tx.db.remote
 	tx.tx.OnCommit(r.wakeUploader)
 	return nil
@@ -110,6 +130,9 @@ func (tx *Tx) unqueue(key string) error {
 		return nil
 	}
 	if err := tx.bucket(bucketOutbox).Delete(clone(seq)); err != nil {
+		return err
+	}
+	if err := tx.addCount(countOutbox, -1); err != nil {
 		return err
 	}
 	return ids.Delete([]byte(key))
@@ -220,7 +243,11 @@ func (tx *Tx) OutboxBacklog() (n int, oldest time.Time, err error) {
 	if b == nil {
 		return 0, time.Time{}, nil
 	}
-	n = b.Stats().KeyN
+	// Counted as entries come and go, so a status does not walk a backlog of a million.
+	n = int(tx.count(countOutbox))
+	if !tx.migrated() {
+		n = b.Stats().KeyN
+	}
 	if k, v := b.Cursor().First(); k != nil {
 		var e outboxEntry
 		if err := json.Unmarshal(v, &e); err != nil {
@@ -248,6 +275,10 @@ func bucketSize(b *bolt.Bucket) int64 {
 // tier is not known to hold and that nothing is queued for: what was written before a bucket
 // was configured, so that it too becomes safe (and evictable). It returns how many writes it
 // queued. Without a remote it does nothing.
+//
+// It reads every cached record and document, so it runs only when something was written
+// without a remote since it last ran (markUnsynced): a start with a bucket costs nothing
+// more than one without.
 func (db *DB) QueueUnsynced(ctx context.Context) (int, error) {
 	if db.remote == nil {
 		return 0, nil
@@ -255,6 +286,16 @@ func (db *DB) QueueUnsynced(ctx context.Context) (int, error) {
 	n := 0
 	err := db.Update(ctx, func(tx *Tx) error {
 		n = 0
+		meta := tx.bucket(bucketMeta)
+		if meta.Get(metaUnsyncedTracked) != nil && meta.Get(metaUnsynced) == nil {
+			return nil
+		}
+		if err := meta.Put(metaUnsyncedTracked, []byte{1}); err != nil {
+			return err
+		}
+		if err := meta.Delete(metaUnsynced); err != nil {
+			return err
+		}
 		var records []string
 		c := tx.bucket(bucketCache).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {

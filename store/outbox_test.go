@@ -727,6 +727,26 @@ func TestBackfillWhenS3IsConfiguredLater(t *testing.T) {
 	if n, err := db.QueueUnsynced(ctx); err != nil || n != 0 {
 		t.Errorf("second backfill queued %d, %v", n, err)
 	}
+	// A record written while the bucket is not configured is found at the next start with
+	// it (a start otherwise does not look).
+	db.Close()
+	if db, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(ctx, func(tx *Tx) error { return tx.PutCache(AccountsKey(d.ID), "v", "accounts") }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.AttachRemote(mem, RemoteOptions{Files: files}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.QueueUnsynced(ctx); err != nil || n != 1 {
+		t.Errorf("after a record written without the bucket, the backfill queued %d, %v; want 1", n, err)
+	}
 }
 
 // A key S3 lacked when first looked up, computed, sent and then evicted, reads through:

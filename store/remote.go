@@ -245,6 +245,7 @@ func (db *DB) ReadThrough(ctx context.Context, keys map[string]string) int {
 			if err := c.Put([]byte(f.key), f.raw); err != nil {
 				return err
 			}
+			tx.cacheChanged(f.key)
 			if err := tx.putSynced(f.key, syncedEntry{SHA256: sha256Hex(f.raw), Size: int64(len(f.raw)), SyncedAt: tx.now}); err != nil {
 				return err
 			}
@@ -451,7 +452,7 @@ func (db *DB) ImportDocuments(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			if err := docs.Put([]byte(id), v); err != nil {
+			if err := tx.writeDocument(&d, v); err != nil {
 				return err
 			}
 			for stage, sp := range m.Stages {

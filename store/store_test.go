@@ -11,8 +11,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// mustOpen opens a database in a temporary directory and checks its consistency when the test
-// ends.
+// mustOpen opens a database in a temporary directory and checks its consistency (bbolt's, and
+// the kept counts against the records) when the test ends.
 func mustOpen(t *testing.T, opts Options) *DB {
 	t.Helper()
 	dir := t.TempDir()
@@ -29,6 +29,9 @@ func mustOpen(t *testing.T, opts Options) *DB {
 		})
 		if err != nil {
 			t.Errorf("database inconsistent: %v", err)
+		}
+		if err := db.CheckCounts(context.Background()); err != nil {
+			t.Error(err)
 		}
 		if err := db.Close(); err != nil {
 			t.Error(err)

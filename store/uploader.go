@@ -482,6 +482,9 @@ func (o *Uploader) round(ctx context.Context) (int, error) {
 				if err := ids.Delete([]byte(j.e.Key)); err != nil {
 					return err
 				}
+				if err := tx.addCount(countOutbox, -1); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

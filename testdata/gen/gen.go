@@ -12,7 +12,6 @@
 package gen
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -161,14 +160,10 @@ func newPDF(creator string) *fpdf.Fpdf {
 
 // finish writes the packet b drew, scanned in style when opts ask for a scan.
 func finish(b *builder, opts Options, style scanStyle) (*Packet, error) {
-	if err := b.pdf.Error(); err != nil {
-		return nil, fmt.Errorf("generate: %w", err)
+	p, err := b.packet()
+	if err != nil {
+		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := b.pdf.Output(&buf); err != nil {
-		return nil, fmt.Errorf("generate: %w", err)
-	}
-	p := &Packet{PDF: buf.Bytes(), Truth: b.truth()}
 	if opts.Scanned {
 		dpi := opts.ScanDPI
 		if dpi == 0 {
