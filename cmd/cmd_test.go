@@ -178,10 +178,58 @@ func TestEvalCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v:\n%s", err, out)
 	}
-	if rep.Documents != 3 || rep.Pages == 0 || len(rep.Failed) != 0 {
+	if rep.Documents != 4 || rep.Pages == 0 || len(rep.Failed) != 0 {
 		t.Errorf("report = %+v", rep)
 	}
 	if rep.PageAccuracy < 0.9 || rep.Overall.F1 < 0.85 {
 		t.Errorf("the committed samples score page accuracy %.3f, F1 %.3f", rep.PageAccuracy, rep.Overall.F1)
+	}
+	c := rep.PageConfusion
+	if c.Right+c.WrongAccount+c.Missed+c.Spurious+c.RightNone != rep.Pages {
+		t.Errorf("page confusion %+v does not add up to %d pages", c, rep.Pages)
+	}
+	for _, f := range []string{"Account_Number", "Account_Holders", "Phone_Number", "Address"} {
+		if _, ok := rep.Fields[f]; !ok {
+			t.Errorf("no scores for %s: %+v", f, rep.Fields)
+		}
+	}
+
+	// --errors lists each mistake with its file, page and field: a truth that says another
+	// address is one.
+	dir := t.TempDir()
+	pdf, err := os.ReadFile(filepath.Join("..", "testdata", "packets", "packet-digital-001.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "packets", "packet-digital-001.truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth stage.Result
+	if err := json.Unmarshal(b, &truth); err != nil {
+		t.Fatal(err)
+	}
+	page := -1
+	for i, p := range truth.Pages {
+		if _, ok := p.Data[stage.FieldAddress]; ok {
+			page = i
+			truth.Pages[i].Data[stage.FieldAddress] = "1 Nowhere Rd, Springfield, IL 62704"
+			break
+		}
+	}
+	b, _ = json.Marshal(truth)
+	if err := os.WriteFile(filepath.Join(dir, "p.pdf"), pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "p.truth.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = run(t, "eval", "--log-level", "warn", "--progress", "never", "--errors", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`page %d Address: got "`, page)
+	if page < 0 || !strings.Contains(out, want) || !strings.Contains(out, `want "1 Nowhere Rd, Springfield, IL 62704"`) || !strings.Contains(out, "page -> account confusion") {
+		t.Errorf("eval --errors does not list the wrong address of page %d:\n%s", page, out)
 	}
 }

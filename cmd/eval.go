@@ -21,6 +21,7 @@ type evalOptions struct {
 	g        *globalOptions
 	proc     processorOptions
 	json     bool
+	errors   bool
 	progress string
 }
 
@@ -31,7 +32,9 @@ func newEvalCommand(g *globalOptions) *cobra.Command {
 		Short: "Measure accuracy on packets with ground truth",
 		Long: `eval processes every NAME.pdf in DIR that has a NAME.truth.json beside it (the result format,
 as the generator in testdata/gen writes it) and prints per-field precision, recall and F1,
-the page -> account accuracy and the rate of exactly right account sets.
+the page -> account accuracy and its confusion (pages put in another account, in none, or
+in one when they belong to none) and the rate of exactly right account sets. --errors lists
+every mistake: the file, the page, the field, what was read and what the truth says.
 
 Without --data-dir it works in a temporary directory; with one, a second run reuses what the
 first cached (change only the extractor, and only stage 4 runs again).`,
@@ -47,6 +50,7 @@ first cached (change only the extractor, and only stage 4 runs again).`,
 	}
 	o.proc.AddFlags(c.Flags())
 	c.Flags().BoolVar(&o.json, "json", false, "print the scores as JSON")
+	c.Flags().BoolVar(&o.errors, "errors", false, "list every mistake (wrong or missing value, page in the wrong account)")
 	c.Flags().StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto, always or never")
 	return c
 }
@@ -58,8 +62,10 @@ type EvalReport struct {
 	Fields           map[string]EvalPRF `json:"fields"`
 	Overall          EvalPRF            `json:"overall"`
 	PageAccuracy     float64            `json:"page_account_accuracy"`
+	PageConfusion    eval.Confusion     `json:"page_account_confusion"`
 	ExactAccountRate float64            `json:"exact_account_set_rate"`
 	Failed           []string           `json:"failed,omitempty"`
+	Mistakes         []eval.Mistake     `json:"mistakes,omitempty"`
 }
 
 // EvalPRF is one line of the report.
@@ -127,7 +133,11 @@ func runEval(ctx context.Context, o *evalOptions, dir string, out, errOut io.Wri
 	}
 	if o.json {
 		rep := EvalReport{Documents: scores.Documents, Pages: scores.Pages, Fields: map[string]EvalPRF{},
-			Overall: prf(scores.Overall()), PageAccuracy: scores.PageAccuracy(), ExactAccountRate: scores.ExactAccountRate(), Failed: failed}
+			Overall: prf(scores.Overall()), PageAccuracy: scores.PageAccuracy(), PageConfusion: scores.Confusion,
+			ExactAccountRate: scores.ExactAccountRate(), Failed: failed}
+		if o.errors {
+			rep.Mistakes = scores.Mistakes
+		}
 		for k, v := range scores.Fields {
 			rep.Fields[k] = prf(*v)
 		}
@@ -137,6 +147,9 @@ func runEval(ctx context.Context, o *evalOptions, dir string, out, errOut io.Wri
 	}
 	fmt.Fprintf(out, "%d documents, %d pages\n", scores.Documents, scores.Pages)
 	scores.Print(out)
+	if o.errors {
+		scores.PrintMistakes(out)
+	}
 	for _, f := range failed {
 		fmt.Fprintln(out, "failed:", f)
 	}

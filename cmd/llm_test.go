@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	"github.com/idp/idp/llm"
 	"github.com/idp/idp/llm/llmtest"
 	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 )
 
@@ -85,7 +87,28 @@ func TestProcessWithLLM(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := decodeResults(t, out)[0]
-	if res.Status != "completed" || mustMarshal(t, res.Pages) != mustMarshal(t, rules.Pages) || mustMarshal(t, res.Accounts) != mustMarshal(t, rules.Accounts) {
+	// The values are the rules'; the evidence is not: the model's values are grounded.
+	for _, p := range res.Pages {
+		for field, v := range p.Data {
+			evs := p.Evidence[field]
+			if len(evs) != len(stage.Values(v)) {
+				t.Errorf("page %d %s: %d values, evidence %+v", p.Page, field, len(stage.Values(v)), evs)
+			}
+			for _, e := range evs {
+				if e.Source != stage.EvidenceGrounded || e.Confidence != 0.9 {
+					t.Errorf("page %d %s: evidence %+v; want grounded, 0.9 (printed as it is)", p.Page, field, e)
+				}
+			}
+		}
+	}
+	withoutEvidence := func(pages []stage.PageResult) string {
+		out := slices.Clone(pages)
+		for i := range out {
+			out[i].Evidence = nil
+		}
+		return mustMarshal(t, out)
+	}
+	if res.Status != "completed" || withoutEvidence(res.Pages) != withoutEvidence(rules.Pages) || mustMarshal(t, res.Accounts) != mustMarshal(t, rules.Accounts) {
 		t.Errorf("LLM result differs from the rules':\n%s\n%s", mustMarshal(t, res), mustMarshal(t, rules))
 	}
 	pageRequests, splitRequests := 0, 0

@@ -12,13 +12,34 @@ import (
 )
 
 // Scores compares results with ground truth: per-field precision, recall and F1, page ->
-// account accuracy, and how many documents got exactly the right set of accounts.
+// account accuracy and its confusion, how many documents got exactly the right set of
+// accounts, and every mistake.
 type Scores struct {
 	Fields        map[string]*PRF
 	Pages         int
 	PagesCorrect  int
+	Confusion     Confusion
 	Documents     int
 	ExactAccounts int
+	Mistakes      []Mistake
+}
+
+// Confusion counts pages by what the truth and the result say of their account.
+type Confusion struct {
+	Right        int `json:"right_account"`   // in an account, and in that one
+	WrongAccount int `json:"another_account"` // in an account, put in another
+	Missed       int `json:"missed"`          // in an account, put in none
+	Spurious     int `json:"spurious"`        // in none, put in an account
+	RightNone    int `json:"right_none"`      // in none, and in none
+}
+
+// Mistake is one wrong or missing value, or one page in the wrong account.
+type Mistake struct {
+	File  string `json:"file"`
+	Page  int    `json:"page"`
+	Field string `json:"field"` // a field name, or "account" for the page's account
+	Got   string `json:"got"`
+	Want  string `json:"want"`
 }
 
 // PRF counts true positives, false positives and false negatives. A wrong value counts as
@@ -78,11 +99,20 @@ func (s *Scores) Add(got, want stage.Result) {
 	for _, p := range got.Pages {
 		gotPages[p.Page] = p
 	}
+	file := want.File
+	if file == "" {
+		file = got.DocID
+	}
 	for _, wp := range want.Pages {
 		s.Pages++
 		gp, ok := gotPages[wp.Page]
-		if ok && stage.Digits(gp.AccountNumber) == stage.Digits(wp.AccountNumber) && (gp.AccountIndex < 0) == (wp.AccountIndex < 0) {
+		if !ok {
+			gp = stage.PageResult{Page: wp.Page, AccountIndex: -1}
+		}
+		if s.countPage(gp, wp) {
 			s.PagesCorrect++
+		} else {
+			s.Mistakes = append(s.Mistakes, Mistake{File: file, Page: wp.Page, Field: "account", Got: accountOf(gp), Want: accountOf(wp)})
 		}
 		for _, field := range fieldNames(wp.Data, gp.Data) {
 			prf := s.Fields[field]
@@ -98,13 +128,55 @@ func (s *Scores) Add(got, want stage.Result) {
 					prf.FN++
 				}
 			}
+			wrong := false
 			for _, k := range g {
 				if !slices.Contains(w, k) {
 					prf.FP++
+					wrong = true
 				}
+			}
+			for _, k := range w {
+				wrong = wrong || !slices.Contains(g, k)
+			}
+			if wrong {
+				s.Mistakes = append(s.Mistakes, Mistake{File: file, Page: wp.Page, Field: field, Got: show(gp.Data[field]), Want: show(wp.Data[field])})
 			}
 		}
 	}
+}
+
+// countPage adds a page to the confusion and reports whether its account is right.
+func (s *Scores) countPage(got, want stage.PageResult) bool {
+	c := &s.Confusion
+	switch gotIn, wantIn := got.AccountIndex >= 0, want.AccountIndex >= 0; {
+	case wantIn && gotIn && stage.Digits(got.AccountNumber) == stage.Digits(want.AccountNumber):
+		c.Right++
+		return true
+	case wantIn && gotIn:
+		c.WrongAccount++
+	case wantIn:
+		c.Missed++
+	case gotIn:
+		c.Spurious++
+	default:
+		c.RightNone++
+		return true
+	}
+	return false
+}
+
+func accountOf(p stage.PageResult) string {
+	if p.AccountIndex < 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d (%s)", p.AccountIndex, p.AccountNumber)
+}
+
+func show(v any) string {
+	if v == nil {
+		return "-"
+	}
+	return strings.Join(stage.Values(v), "; ")
 }
 
 func fieldNames(a, b stage.Fields) []string {
@@ -136,22 +208,8 @@ func accountSet(r stage.Result) []string {
 // the result format"): an account number by its digits, holders as a set of names, a phone
 // by its last 10 digits, anything else by its letters and digits.
 func compareKeys(field string, v any) []string {
-	var vals []string
-	switch x := v.(type) {
-	case nil:
-	case string:
-		vals = []string{x}
-	case []string:
-		vals = x
-	case []any:
-		for _, e := range x {
-			vals = append(vals, fmt.Sprint(e))
-		}
-	default:
-		vals = []string{fmt.Sprint(x)}
-	}
 	var keys []string
-	for _, s := range vals {
+	for _, s := range stage.Values(v) {
 		var k string
 		switch field {
 		case stage.FieldAccountNumber:
@@ -188,7 +246,18 @@ func (s *Scores) Print(w io.Writer) {
 	o := s.Overall()
 	fmt.Fprintf(w, "%-16s %9.3f %9.3f %9.3f %6d %6d %6d\n", "all fields", o.Precision(), o.Recall(), o.F1(), o.TP, o.FP, o.FN)
 	fmt.Fprintf(w, "page -> account accuracy: %.3f (%d/%d pages)\n", s.PageAccuracy(), s.PagesCorrect, s.Pages)
+	c := s.Confusion
+	fmt.Fprintf(w, "page -> account confusion  %12s %12s %12s\n", "its account", "another", "none")
+	fmt.Fprintf(w, "  in an account (truth)    %12d %12d %12d\n", c.Right, c.WrongAccount, c.Missed)
+	fmt.Fprintf(w, "  in none (truth)          %12s %12d %12d\n", "-", c.Spurious, c.RightNone)
 	fmt.Fprintf(w, "exact account sets:       %.3f (%d/%d documents)\n", s.ExactAccountRate(), s.ExactAccounts, s.Documents)
+}
+
+// PrintMistakes lists every mistake: a page in the wrong account, a wrong or missing value.
+func (s *Scores) PrintMistakes(w io.Writer) {
+	for _, m := range s.Mistakes {
+		fmt.Fprintf(w, "%s page %d %s: got %q, want %q\n", m.File, m.Page, m.Field, m.Got, m.Want)
+	}
 }
 
 func fieldsOf(s *Scores) stage.Fields {

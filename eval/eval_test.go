@@ -1,6 +1,9 @@
 package eval
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/idp/idp/stage"
@@ -41,6 +44,22 @@ func TestScores(t *testing.T) {
 	check(stage.FieldAddress, s.Fields[stage.FieldAddress], 1, 0, 0)
 	if s.PagesCorrect != 2 || s.Pages != 3 {
 		t.Errorf("pages %d/%d, want 2/3", s.PagesCorrect, s.Pages)
+	}
+	if want := (Confusion{Right: 2, Spurious: 1}); s.Confusion != want {
+		t.Errorf("confusion = %+v, want %+v", s.Confusion, want)
+	}
+	// The cover in an account, a holder and a missing account number.
+	var mistakes []string
+	for _, m := range s.Mistakes {
+		mistakes = append(mistakes, fmt.Sprintf("%d %s", m.Page, m.Field))
+	}
+	if want := []string{"0 account", "1 Account_Holders", "2 Account_Number"}; !slices.Equal(mistakes, want) {
+		t.Errorf("mistakes = %q, want %q", mistakes, want)
+	}
+	var b strings.Builder
+	s.PrintMistakes(&b)
+	if !strings.Contains(b.String(), `page 1 Account_Holders: got "MARIA L GONZALEZ; Someone Else", want "Maria L. Gonzalez; Wei Chen"`) {
+		t.Errorf("printed mistakes:\n%s", b.String())
 	}
 	if s.ExactAccounts != 1 {
 		t.Errorf("exact account sets = %d, want 1", s.ExactAccounts)

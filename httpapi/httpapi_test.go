@@ -264,6 +264,16 @@ func TestContract(t *testing.T) {
 	if data["Account_Number"] != p.Truth.Accounts[0].AccountNumber {
 		t.Errorf("data = %v", data)
 	}
+	// Beside data (whose shape is the contract's), the evidence of every value.
+	evidence, _ := body["evidence"].(map[string]any)
+	for field := range data {
+		evs, _ := evidence[field].([]any)
+		if len(evs) == 0 {
+			t.Errorf("no evidence for %s: %v", field, body["evidence"])
+			continue
+		}
+		checkShape(t, "evidence of "+field, evs[0].(map[string]any), map[string]string{"value": "string", "confidence": "number", "source": "string", "detail": "string"})
+	}
 	if et := body["extraction_time"].(float64); et < float64(time.Now().Add(-time.Hour).Unix()) || et > float64(time.Now().Unix()+1) {
 		t.Errorf("extraction_time %v is not a recent unix time", et)
 	}

@@ -32,6 +32,9 @@ func pageReply(pd pipeline.PageData, extra map[string]any) map[string]any {
 	if pd.Error != "" {
 		out["error"] = pd.Error
 	}
+	if len(pd.Evidence) > 0 {
+		out["evidence"] = pd.Evidence
+	}
 	for k, v := range extra {
 		out[k] = v
 	}

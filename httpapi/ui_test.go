@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/go-pdf/fpdf"
 )
 
 // chromium finds Debian's Chromium (make test-deps installs it) or $CHROME_PATH.
@@ -128,4 +129,61 @@ func TestWebUI(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (%d bytes)", out, len(shot))
+}
+
+// TestWebUILowConfidence: a value the extractor is not sure of is marked as such on screen,
+// with its evidence in a tooltip; a sure one is not. The page prints an address only after
+// "Property Address", which the rules take when nothing better is printed, with a low
+// confidence.
+func TestWebUILowConfidence(t *testing.T) {
+	bin := chromium(t)
+	ts := newServer(t, serverOpts{start: true})
+	pdf := fpdf.New("P", "pt", "Letter", "")
+	pdf.AddPage()
+	pdf.SetFont("Helvetica", "", 11)
+	pdf.Text(54, 80, "Loan Number: 0081442190")
+	pdf.Text(54, 100, "Borrower Name: Grace Kim")
+	pdf.Text(54, 120, "Property Address: 7842 Orchard Pl, Mesa, AZ 85201")
+	file := filepath.Join(t.TempDir(), "property.pdf")
+	if err := pdf.OutputFileAndClose(file); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t, bin, 3*time.Minute)
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.WaitVisible(css("#docs-empty")), // the UI has loaded the (empty) list
+		chromedp.SetUploadFiles(css("#file-input"), []string{file}),
+		chromedp.WaitVisible(css(`tr[data-doc] span[data-status="completed"]`)),
+		chromedp.Click(css(`tr[data-doc]`)),
+		chromedp.WaitVisible(css(`#doc-status[data-status="completed"]`)),
+		chromedp.Click(css(`.chip[data-page="0"]`)),
+		chromedp.WaitVisible(css(`td[data-field="Address"] .low-tag`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowTag, err := chromedp.Run(ctx, chromedp.Text(css(`td[data-field="Address"] .low-tag`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	title, err := chromedp.Run(ctx, chromedp.AttributeValue(css(`td[data-field="Address"] .value.low`), "title"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowTitle := title.Value
+	number, err := chromedp.Run(ctx, chromedp.Text(css(`td[data-field="Account_Number"] .value`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	numberLow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('td[data-field="Account_Number"] .value').classList.contains("low")`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lowTag != "low confidence" || !strings.Contains(lowTitle, "Property Address") || !strings.Contains(lowTitle, "% sure") {
+		t.Errorf("low-confidence address: tag %q, tooltip %q", lowTag, lowTitle)
+	}
+	if number != "0081442190" || numberLow {
+		t.Errorf("account number %q shown as low confidence: %v", number, numberLow)
+	}
 }

@@ -95,14 +95,15 @@ func (x *Extractor) Extract(ctx context.Context, in stage.ExtractInput) (stage.E
 	}
 	x.client.stats.fallbacks.Add(1)
 	x.log.Warn("LLM failed a page; the built-in extractor answered", "doc_id", in.DocID, "page", in.Page, "err", err)
-	fields := stage.Fields{}
-	for k, v := range rules.Extract(in.Text) {
+	fields, evidence := stage.Fields{}, stage.FieldEvidence{}
+	read, readEvidence := rules.Read(in.Text)
+	for k, v := range read {
 		if _, ok := x.schema.Field(k); ok {
-			fields[k] = v
+			fields[k], evidence[k] = v, readEvidence[k]
 		}
 	}
 	return stage.Extraction{
-		Fields: fields, Extractor: "rules (fallback)",
+		Fields: fields, Evidence: evidence, Extractor: "rules (fallback)",
 		PromptTokens: res.PromptTokens, CompletionTokens: res.CompletionTokens,
 		Flags: append(res.Flags, "LLM extraction failed ("+err.Error()+"); the built-in extractor answered"),
 	}, nil
@@ -151,9 +152,9 @@ func (x *Extractor) extract(ctx context.Context, in stage.ExtractInput) (stage.E
 			return res, fmt.Errorf("%w (after one repair request)", perr)
 		}
 	}
-	kept, flags := x.schema.ground(fields, newPageEvidence(in.Text))
+	kept, evidence, flags := x.schema.ground(fields, newPageEvidence(in.Text))
 	x.client.stats.dropped.Add(int64(len(fields) - len(kept)))
-	res.Fields, res.Flags = kept, append(res.Flags, flags...)
+	res.Fields, res.Evidence, res.Flags = kept, evidence, append(res.Flags, flags...)
 	return res, nil
 }
 

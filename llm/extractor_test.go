@@ -93,6 +93,12 @@ func TestLLMExtractSpeaksTheProtocol(t *testing.T) {
 	if got.Extractor != "llm:gpt-test" || len(got.Flags) != 0 {
 		t.Errorf("extractor %q, flags %v", got.Extractor, got.Flags)
 	}
+	// Every value's confidence comes from grounding.
+	for field := range got.Fields {
+		if e := got.Evidence[field]; len(e) == 0 || e[0].Source != stage.EvidenceGrounded || e[0].Confidence <= 0 {
+			t.Errorf("%s evidence = %+v", field, e)
+		}
+	}
 	reqs := srv.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("%d requests, want 1", len(reqs))
@@ -447,6 +453,9 @@ func TestLLMFallback(t *testing.T) {
 	}
 	if got.Extractor != "rules (fallback)" || mustJSON(got.Fields) != mustJSON(rules.Extract(statementPage)) {
 		t.Errorf("got %+v", got)
+	}
+	if _, want := rules.Read(statementPage); mustJSON(got.Evidence) != mustJSON(want) {
+		t.Errorf("fallback evidence = %v, want the rules' %v", got.Evidence, want)
 	}
 	if len(got.Flags) != 1 || !strings.Contains(got.Flags[0], "HTTP 401 (invalid_api_key)") || !strings.Contains(got.Flags[0], "built-in extractor answered") {
 		t.Errorf("flags %q", got.Flags)

@@ -170,19 +170,21 @@ const (
 	onlyInInstructions
 )
 
+func valueString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
+
 func (ev *pageEvidence) check(f SchemaField, v any) groundResult {
 	if f.Match == MatchNone {
 		return grounded
 	}
-	var s string
-	switch x := v.(type) {
-	case string:
-		s = x
-	case float64:
-		s = strconv.FormatFloat(x, 'f', -1, 64)
-	default:
-		s = fmt.Sprint(x)
-	}
+	s := valueString(v)
 	match := func(c *corpus) bool {
 		if f.Match == MatchDigits {
 			return c.hasDigits(s)
@@ -198,13 +200,18 @@ func (ev *pageEvidence) check(f SchemaField, v any) groundResult {
 	return notOnPage
 }
 
-// hasDigits reports whether the digits of value are printed in one number of the page.
-func (c *corpus) hasDigits(value string) bool {
+// valueDigits are the digits of a value, OCR's letters for digits mended.
+func valueDigits(value string) string {
 	var d strings.Builder
 	for _, t := range strings.Fields(value) {
 		d.WriteString(stage.Digits(mendDigits(t)))
 	}
-	want := d.String()
+	return d.String()
+}
+
+// hasDigits reports whether the digits of value are printed in one number of the page.
+func (c *corpus) hasDigits(value string) bool {
+	want := valueDigits(value)
 	if want == "" {
 		return false
 	}
@@ -217,6 +224,55 @@ func (c *corpus) hasDigits(value string) bool {
 			if run == w || (len(w) >= 4 && strings.Contains(run, w)) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// evidence is the confidence of a grounded value: how closely the page prints it. A value
+// printed as it is (every word of it, or its digits as one number) is as sure as a model's
+// answer gets (0.9); one found only with OCR's tolerance (a word one letter off, an
+// abbreviation, a shortened word, digits inside a longer number) is less so.
+func (ev *pageEvidence) evidence(f SchemaField, v any) stage.Evidence {
+	s := valueString(v)
+	e := stage.Evidence{Value: s, Source: stage.EvidenceGrounded}
+	switch f.Match {
+	case MatchNone:
+		e.Source, e.Confidence, e.Detail = stage.EvidenceUnchecked, 0.5, "the model's answer; a classification is not looked for on the page"
+	case MatchDigits:
+		if ev.clean.exactDigits(s) {
+			e.Confidence, e.Detail = 0.9, "the model's answer; its digits are printed on the page as one number"
+		} else {
+			e.Confidence, e.Detail = 0.75, "the model's answer; its digits are printed on the page inside a longer number"
+		}
+	default:
+		words := wordsOf(s)
+		exact := 0
+		for _, w := range words {
+			if ev.clean.words[w] {
+				exact++
+			}
+		}
+		frac := 1.0
+		if len(words) > 0 {
+			frac = float64(exact) / float64(len(words))
+		}
+		e.Confidence = stage.RoundConfidence(0.6 + 0.3*frac)
+		if exact == len(words) {
+			e.Detail = "the model's answer; every word is printed on the page"
+		} else {
+			e.Detail = fmt.Sprintf("the model's answer; %d of %d words are printed as they are, the others match with OCR's tolerance", exact, len(words))
+		}
+	}
+	return e
+}
+
+// exactDigits reports whether the digits of value are one number printed on the page.
+func (c *corpus) exactDigits(value string) bool {
+	want := valueDigits(value)
+	for _, run := range c.runs {
+		if run == want || len(want) == 11 && want[0] == '1' && run == want[1:] {
+			return true
 		}
 	}
 	return false
@@ -320,13 +376,14 @@ func editDistance(a, b string, max int) int {
 	return prev[len(rb)]
 }
 
-// ground keeps the values of fields that are printed on the page and flags the others.
-func (s *Schema) ground(fields stage.Fields, ev *pageEvidence) (stage.Fields, []string) {
+// ground keeps the values of fields that are printed on the page, with their evidence, and
+// flags the others.
+func (s *Schema) ground(fields stage.Fields, ev *pageEvidence) (stage.Fields, stage.FieldEvidence, []string) {
 	var flags []string
 	if len(ev.injected) > 0 {
 		flags = append(flags, fmt.Sprintf("page text reads as instructions to a model (line %s); those lines were not used to confirm values", joinInts(ev.injected)))
 	}
-	out := stage.Fields{}
+	out, evidence := stage.Fields{}, stage.FieldEvidence{}
 	why := func(name string, v any, r groundResult) string {
 		if r == onlyInInstructions {
 			return fmt.Sprintf("%s: dropped %q: printed only in text that reads as instructions to a model", name, fmt.Sprint(v))
@@ -346,6 +403,7 @@ func (s *Schema) ground(fields stage.Fields, ev *pageEvidence) (stage.Fields, []
 					continue
 				}
 				kept = append(kept, e)
+				evidence[f.Name] = append(evidence[f.Name], ev.evidence(f, e))
 			}
 			if len(kept) > 0 {
 				out[f.Name] = kept
@@ -357,8 +415,9 @@ func (s *Schema) ground(fields stage.Fields, ev *pageEvidence) (stage.Fields, []
 			continue
 		}
 		out[f.Name] = v
+		evidence[f.Name] = []stage.Evidence{ev.evidence(f, v)}
 	}
-	return out, flags
+	return out, evidence, flags
 }
 
 func joinInts(xs []int) string {

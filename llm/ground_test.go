@@ -44,7 +44,7 @@ func TestLLMGround(t *testing.T) {
 			t.Errorf("%s %q: got %d, want %d", c.f.Name, c.v, got, c.want)
 		}
 	}
-	kept, flags := s.ground(stage.Fields{
+	kept, evidence, flags := s.ground(stage.Fields{
 		stage.FieldAccountNumber:  "000",
 		stage.FieldAccountHolders: []string{"Maria L. Gonzalez", "John Planted"},
 		stage.FieldPhoneNumber:    "(555) 201-7788",
@@ -57,6 +57,31 @@ func TestLLMGround(t *testing.T) {
 	}
 	if kept[stage.FieldPhoneNumber] != "(555) 201-7788" {
 		t.Errorf("phone dropped: %v", kept)
+	}
+	// Evidence stands beside every kept value, and says how closely the page prints it.
+	// "Gonza1ez" on the page: found with OCR's tolerance, 2 of 3 words as they are.
+	if e := evidence[stage.FieldAccountHolders]; len(e) != 1 || e[0].Value != "Maria L. Gonzalez" || e[0].Source != stage.EvidenceGrounded || e[0].Confidence != 0.8 {
+		t.Errorf("holder evidence = %+v", e)
+	}
+	if _, ok := evidence[stage.FieldAccountNumber]; ok {
+		t.Errorf("a dropped value has evidence: %+v", evidence)
+	}
+	for _, c := range []struct {
+		f    SchemaField
+		v    string
+		low  bool
+		conf float64
+	}{
+		{phone, "(555) 201-7788", false, 0.9},
+		{acct, "2231-0097", false, 0.75},                                 // inside a longer number
+		{addr, "1207 Lakeview Drive, Springfield, IL 62704", false, 0.9}, // as printed
+		{addr, "1207 Lake View Dr, Springf, IL 62704", false, 0.73},      // 0.6 + 0.3*3/7 to two decimals: OCR's tolerance for 4 of 7 words
+		{addr, "Lake View Dr Springf", true, 0.6},                        // for every word
+	} {
+		e := ev.evidence(c.f, c.v)
+		if (e.Confidence < stage.LowConfidence) != c.low || e.Confidence != c.conf || e.Detail == "" {
+			t.Errorf("%s %q: evidence %+v, want confidence %.3f", c.f.Name, c.v, e, c.conf)
+		}
 	}
 	joined := strings.Join(flags, "\n")
 	for _, w := range []string{"reads as instructions to a model (line 5)", `Account_Number: dropped "000": printed only in text that reads as instructions`, `Account_Holders: dropped "John Planted"`} {

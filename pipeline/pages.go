@@ -97,7 +97,7 @@ func (p *Processor) ExtractPage(ctx context.Context, id string, page int) (PageN
 		}
 	}
 	return PageNow{Provisional: true, PageData: PageData{
-		Page: page, AccountIndex: -1, AccountNumber: m.AccountNumber, Source: pt.Source, Data: res.Fields,
+		Page: page, AccountIndex: -1, AccountNumber: m.AccountNumber, Source: pt.Source, Data: res.Fields, Evidence: res.Evidence,
 		ExtractionTime: p.now().Unix(), Extractor: res.Extractor, PromptTokens: res.PromptTokens,
 		CompletionTokens: res.CompletionTokens, Flags: res.Flags, Blank: pt.Blank, Error: pt.Error,
 	}}, nil

@@ -25,19 +25,31 @@ import (
 func TestMain(m *testing.M) { idptest.Main(m) }
 
 // TestAccuracy runs generated packets through the real pipeline (MuPDF, Tesseract, the rule
-// extractor) and holds the scores to the bar: born-digital page -> account accuracy >= 0.97
-// and field F1 >= 0.95; scanned >= 0.90 and >= 0.85.
+// extractor) and holds the scores to the bar: on the first generator's packets (the layouts
+// the rules were written beside), born-digital page -> account accuracy >= 0.97 and field
+// F1 >= 0.95, scanned >= 0.90 and >= 0.85. On the second generator's held-out seeds (from
+// gen.HeldOutSeeds, never tuned on), born-digital packets are held to issue 10's targets:
+// field F1 >= 0.95, page -> account >= 0.98, precision >= 0.97. Scanned ones miss those
+// targets today (README, "Accuracy": OCR's one-character misreads cost precision, a missed
+// account number its pages), so they are held to floors under today's scores, a guard
+// against regressions, not the targets; `make accuracy` reports the full held-out figures.
 func TestAccuracy(t *testing.T) {
 	tests := []struct {
 		name         string
+		layouts      string
 		seeds        []uint64
 		scanned      bool
 		minPageAcc   float64
 		minFieldF1   float64
+		minPrecision float64
 		timeoutPerPg time.Duration
 	}{
-		{"born-digital", []uint64{11, 12, 13, 14, 15, 16, 17, 18}, false, 0.97, 0.95, time.Second},
-		{"scanned", []uint64{21, 22}, true, 0.90, 0.85, 20 * time.Second},
+		{"born-digital", gen.LayoutsHouse, []uint64{11, 12, 13, 14, 15, 16, 17, 18}, false, 0.97, 0.95, 0, time.Second},
+		{"scanned", gen.LayoutsHouse, []uint64{21, 22}, true, 0.90, 0.85, 0, 20 * time.Second},
+		{"other layouts, born-digital, held out", gen.LayoutsOther, []uint64{gen.HeldOutSeeds, gen.HeldOutSeeds + 1, gen.HeldOutSeeds + 2, gen.HeldOutSeeds + 3}, false, 0.98, 0.95, 0.97, time.Second},
+		// Floors, not issue 10's targets: these four packets score page -> account 0.960,
+		// F1 0.926, precision 0.962 with rules/7.
+		{"other layouts, scanned, held out", gen.LayoutsOther, []uint64{gen.HeldOutSeeds, gen.HeldOutSeeds + 1, gen.HeldOutSeeds + 2, gen.HeldOutSeeds + 3}, true, 0.88, 0.85, 0.90, 20 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,7 +62,7 @@ func TestAccuracy(t *testing.T) {
 				if tt.scanned {
 					accounts = 2 + int(seed%2)
 				}
-				p := idptest.Generate(t, gen.Options{Seed: seed, Scanned: tt.scanned, Accounts: accounts})
+				p := idptest.Generate(t, gen.Options{Seed: seed, Scanned: tt.scanned, Accounts: accounts, Layouts: tt.layouts})
 				id := e.Submit(t, fmt.Sprintf("packet-%d.pdf", seed), p.PDF, store.PriorityNormal)
 				truth[id] = p.Truth
 				ids = append(ids, id)
@@ -71,6 +83,7 @@ func TestAccuracy(t *testing.T) {
 					t.Errorf("%s: %d pages, %d page results; want %d", id, got.TotalPages, len(got.Pages), truth[id].TotalPages)
 				}
 				scores.Add(got, truth[id])
+				checkEvidence(t, got)
 			}
 			var b strings.Builder
 			scores.Print(&b)
@@ -81,7 +94,38 @@ func TestAccuracy(t *testing.T) {
 			if f1 := scores.Overall().F1(); f1 < tt.minFieldF1 {
 				t.Errorf("field F1 %.3f < %.2f", f1, tt.minFieldF1)
 			}
+			if pr := scores.Overall().Precision(); pr < tt.minPrecision {
+				t.Errorf("field precision %.3f < %.2f", pr, tt.minPrecision)
+			}
+			// A held-out packet's mistakes are not printed: they would invite tuning on
+			// them. Find the cause on the tuning seeds (below gen.HeldOutSeeds).
+			if t.Failed() && tt.seeds[0] < gen.HeldOutSeeds {
+				var m strings.Builder
+				scores.PrintMistakes(&m)
+				t.Logf("mistakes:\n%s", m.String())
+			}
 		})
+	}
+}
+
+// checkEvidence: every value of every page's data has its evidence beside it, in the order
+// of the values, with a confidence from 0 to 1.
+func checkEvidence(t *testing.T, res stage.Result) {
+	t.Helper()
+	for _, p := range res.Pages {
+		for field, v := range p.Data {
+			values := stage.Values(v)
+			evs := p.Evidence[field]
+			if len(evs) != len(values) {
+				t.Errorf("%s page %d %s: %d values, %d evidence", res.File, p.Page, field, len(values), len(evs))
+				continue
+			}
+			for i, e := range evs {
+				if e.Value != values[i] || e.Confidence <= 0 || e.Confidence > 1 || e.Source == "" {
+					t.Errorf("%s page %d %s: evidence %+v for %q", res.File, p.Page, field, e, values[i])
+				}
+			}
+		}
 	}
 }
 

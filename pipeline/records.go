@@ -44,4 +44,8 @@ type PageData struct {
 	// sent to the extractor.
 	Blank bool   `json:"blank,omitempty"`
 	Error string `json:"error,omitempty"`
+
+	// Evidence says, per field of Data, why each value was given and how sure the
+	// extractor is; Data keeps the contract's shape (field -> value).
+	Evidence stage.FieldEvidence `json:"evidence,omitempty"`
 }

@@ -77,7 +77,7 @@ func (p *Processor) result(ctx context.Context, id string) (stage.Result, map[st
 			var pd PageData
 			r, err := cache(store.PageDataKey(id, res.Pages[i].Page), p.versions.extract)
 			if err == nil && r.Decode(p.versions.extract, &pd) == nil {
-				res.Pages[i].Data = pd.Data
+				res.Pages[i].Data, res.Pages[i].Evidence = pd.Data, pd.Evidence
 			}
 		}
 		return nil

@@ -466,7 +466,7 @@ func (p *Processor) extractPageWith(ctx context.Context, commits *pageCommits, i
 	}
 	pd := PageData{
 		Page: page, AccountIndex: m.AccountIndex, AccountNumber: m.AccountNumber, Source: pt.Source,
-		Data: res.Fields, ExtractionTime: p.now().Unix(), Extractor: res.Extractor,
+		Data: res.Fields, Evidence: res.Evidence, ExtractionTime: p.now().Unix(), Extractor: res.Extractor,
 		PromptTokens: res.PromptTokens, CompletionTokens: res.CompletionTokens, Flags: res.Flags,
 		Blank: pt.Blank, Error: pt.Error,
 	}

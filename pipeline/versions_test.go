@@ -49,15 +49,15 @@ func TestCacheVersionsDoNotMove(t *testing.T) {
 	}{
 		{"rules", rules.Splitter{}, rules.Extractor{}, map[string]string{
 			stage.OCRExtraction:    "ocr/2;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2;blank/1;stretch/1",
-			stage.AccountSplitting: "split/1;split-rules/6;in=3413c0a9bb57",
-			stage.PageAnalysis:     "analysis/1;split-rules/6;in=f705c373c71f",
-			stage.LLMExtraction:    "extract/1;extract-rules/6;schema=default;in=1a38063ab10e",
+			stage.AccountSplitting: "split/1;split-rules/7;in=3413c0a9bb57",
+			stage.PageAnalysis:     "analysis/1;split-rules/7;in=9889d060425b",
+			stage.LLMExtraction:    "extract/1;extract-rules/7;schema=default;in=bf7e5761861e",
 		}},
 		{"model", llm.NewSplitter(x), x, map[string]string{
 			stage.OCRExtraction:    "ocr/2;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2;blank/1;stretch/1",
-			stage.AccountSplitting: "split/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/6;in=3413c0a9bb57",
-			stage.PageAnalysis:     "analysis/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/6;in=56ffc407a3e1",
-			stage.LLMExtraction:    "extract/1;llm/1;model=m;prompt=c55e18ac4de9;schema=4478ebb446b4;format=auto;ground/1;in=50591ef0c17d",
+			stage.AccountSplitting: "split/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/7;in=3413c0a9bb57",
+			stage.PageAnalysis:     "analysis/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/7;in=765505ed4221",
+			stage.LLMExtraction:    "extract/1;llm/1;model=m;prompt=c55e18ac4de9;schema=4478ebb446b4;format=auto;ground/1;in=2119c36031ff",
 		}},
 	}
 	for _, tt := range tests {

@@ -11,17 +11,22 @@ import (
 
 // Splitter is the rule-based splitter:
 //
-//   - An account is an account or loan number printed next to its label; bare long numbers
-//     (transaction references, routing and phone numbers) are never accounts. Two printings
-//     are the same account when their digits are equal.
-//   - A page belongs to the account whose number it prints (the one it prints most, the first
-//     on a tie); a page that prints only the last digits ("Account ending in 0097") belongs
-//     to the one account with those last digits.
-//   - A page without a number continues the account of the page before it, unless it is a
-//     cover sheet, separator or blank page, which belongs to none and ends the run; a page
-//     before any account belongs to none.
+//   - An account is an account or loan number printed where a number is said to be one:
+//     after its label, in the header of an account's section of a statement, or under an
+//     "Account number" column of a table (a statement's summary of its accounts). Bare long
+//     numbers (transaction references, check, routing and phone numbers) are never
+//     accounts. Two printings are the same account when their digits are equal.
+//   - A page belongs to the account whose number it prints after a label or in a section
+//     header (the one it prints most, the first on a tie); else to the first account of a
+//     table it prints; else, when it prints only the last digits ("Account ending in
+//     0097", "XXXXXX0097"), to the one account with those last digits.
+//   - A page without a number continues the account of the page before it, or the account
+//     of the last section header before it; a blank page belongs to none without ending the
+//     run; a cover sheet, separator or fax cover belongs to none and ends it; a page before
+//     any account belongs to none.
 //   - Holders of an account are the people its pages name as owners, holders, borrowers or
-//     co-borrowers, in order of first appearance.
+//     applicants, in order of first appearance (a summary page's go to every account of its
+//     table).
 type Splitter struct{}
 
 var _ stage.AccountSplitter = Splitter{}
@@ -39,7 +44,7 @@ func (s Splitter) Split(ctx context.Context, pages []stage.PageText) ([]stage.Ac
 	var order []string
 	found := map[string]*seen{}
 	for _, p := range pages {
-		for _, ref := range findAccountRefs(parseRows(p.Text)) {
+		for _, ref := range findAccountRefs(newPage(p.Text).rows) {
 			if ref.Suffix {
 				continue
 			}
@@ -75,14 +80,25 @@ func (s Splitter) Split(ctx context.Context, pages []stage.PageText) ([]stage.Ac
 // AssignPages gives every account the pages maps puts in it, and the holders those pages
 // name, in order of first appearance.
 func AssignPages(accounts []stage.Account, pages []stage.PageText, maps []stage.PageMap) {
+	digits := byDigits(accounts)
 	for i, m := range maps {
 		if m.AccountIndex < 0 {
 			continue
 		}
 		a := &accounts[m.AccountIndex]
 		a.Pages = append(a.Pages, m.Page)
-		for _, h := range findHolders(parseRows(pages[i].Text)) {
-			a.Holders = AddHolder(a.Holders, h)
+		p := newPage(pages[i].Text)
+		also := map[int]bool{}
+		for _, r := range findAccountRefs(p.rows) {
+			if idx, ok := digits[r.Digits]; ok && r.Kind == refTable && !r.Suffix && idx != m.AccountIndex {
+				also[idx] = true
+			}
+		}
+		for _, h := range findHolders(p) {
+			a.Holders = AddHolder(a.Holders, h.name)
+			for idx := range also {
+				accounts[idx].Holders = AddHolder(accounts[idx].Holders, h.name)
+			}
 		}
 	}
 }
@@ -90,19 +106,15 @@ func AssignPages(accounts []stage.Account, pages []stage.PageText, maps []stage.
 // PageAccount implements stage.AccountSplitter: the first full account or loan number the
 // page prints next to its label.
 func (Splitter) PageAccount(page stage.PageText) string {
-	for _, ref := range findAccountRefs(parseRows(page.Text)) {
-		if !ref.Suffix {
-			return ref.Printed
-		}
-	}
-	return ""
+	ref, _ := pageNumber(findAccountRefs(newPage(page.Text).rows))
+	return ref.Printed
 }
 
 // AccountOnPage is the account of accounts whose number page prints (the one it prints
 // most, the first on a tie; else the one account whose last digits a partial reference
 // gives), with the evidence; -1 when it prints none of them.
 func AccountOnPage(page stage.PageText, accounts []stage.Account) (int, string) {
-	return pickAccount(findAccountRefs(parseRows(page.Text)), byDigits(accounts), accounts, page.Source == stage.SourceOCR)
+	return pickAccount(findAccountRefs(newPage(page.Text).rows), byDigits(accounts), accounts, page.Source == stage.SourceOCR)
 }
 
 func byDigits(accounts []stage.Account) map[string]int {
@@ -129,10 +141,20 @@ func AddHolder(holders []string, name string) []string {
 	return append(holders, name)
 }
 
+// nameSuffixes end a name without being its last name.
+var nameSuffixes = map[string]bool{"jr": true, "sr": true, "ii": true, "iii": true, "iv": true}
+
 // sameName reports whether two printings name the same person: the same first and last
-// names, and middle names or initials that agree where both have them.
+// names (a suffix printed once and not the other time aside), and middle names or initials
+// that agree where both have them.
 func sameName(a, b string) bool {
 	x, y := strings.Fields(stage.NameKey(a)), strings.Fields(stage.NameKey(b))
+	if len(x) > 2 && nameSuffixes[x[len(x)-1]] {
+		x = x[:len(x)-1]
+	}
+	if len(y) > 2 && nameSuffixes[y[len(y)-1]] {
+		y = y[:len(y)-1]
+	}
 	if len(x) < 2 || len(y) < 2 || x[0] != y[0] || x[len(x)-1] != y[len(y)-1] {
 		return false
 	}
@@ -177,8 +199,37 @@ func oneDigitApart(a, b string) bool {
 	return diff == 1
 }
 
+// ocrConfidence is the page's OCR confidence, 0 for a text layer.
+func ocrConfidence(p stage.PageText) float64 {
+	if p.Source != stage.SourceOCR {
+		return 0
+	}
+	return max(p.Confidence, 0.1)
+}
+
 // notAccountPage recognises pages that belong to no account even in the middle of one.
 var notAccountPage = regexp.MustCompile(`(?i)cover\s*sheet|document\s+separator|separator\s+(?:sheet|page)|intentionally\s+(?:left\s+)?blank|table\s+of\s+contents|fax\s+cover|loan\s+(?:document\s+)?packet|document\s+package`)
+
+// coverPage reports whether a page reads as a cover sheet or separator: by its words, or as a
+// fax or memo cover (a "To:" and a "From:" line near its top).
+func coverPage(p *page, text string) (string, bool) {
+	if m := notAccountPage.FindString(text); m != "" {
+		return m, true
+	}
+	to, from := false, false
+	for i, r := range p.rows {
+		if i >= 10 {
+			break
+		}
+		c := strings.ToLower(r.cells[0])
+		to = to || strings.HasPrefix(c, "to:") || strings.HasPrefix(c, "to ")
+		from = from || strings.HasPrefix(c, "from:") || strings.HasPrefix(c, "from ")
+	}
+	if to && from {
+		return "a fax or memo cover: To and From", true
+	}
+	return "", false
+}
 
 // MapPages implements stage.AccountSplitter.
 func (Splitter) MapPages(ctx context.Context, pages []stage.PageText, accounts []stage.Account) ([]stage.PageMap, error) {
@@ -190,8 +241,11 @@ func (Splitter) MapPages(ctx context.Context, pages []stage.PageText, accounts [
 			return nil, err
 		}
 		m := stage.PageMap{Page: p.Page, AccountIndex: -1}
-		refs := findAccountRefs(parseRows(p.Text))
-		idx, evidence := pickAccount(refs, digits, accounts, p.Source == stage.SourceOCR)
+		pg := newPage(p.Text)
+		refs := findAccountRefs(pg.rows)
+		ocr := p.Source == stage.SourceOCR
+		idx, evidence := pickAccount(refs, digits, accounts, ocr)
+		cover, isCover := coverPage(pg, p.Text)
 		switch {
 		case idx >= 0:
 			m.AccountIndex, m.Evidence = idx, evidence
@@ -199,14 +253,29 @@ func (Splitter) MapPages(ctx context.Context, pages []stage.PageText, accounts [
 				since = p.Page
 			}
 			current = idx
-		case notAccountPage.MatchString(p.Text):
-			m.Evidence = fmt.Sprintf("no account number; reads as a cover or separator page (%q)", notAccountPage.FindString(p.Text))
+		case pg.blank(ocrConfidence(p)):
+			m.Evidence = "a blank page"
+		case isCover:
+			m.Evidence = fmt.Sprintf("no account number; reads as a cover or separator page (%q)", cover)
 			current = -1
 		case current >= 0:
 			m.AccountIndex = current
 			m.Evidence = fmt.Sprintf("no account number; continues account %d from page %d", current, since)
 		default:
 			m.Evidence = "no account number and no account before this page"
+		}
+		// The last section header on the page opens the account the next pages continue.
+		for k := len(refs) - 1; k >= 0; k-- {
+			if refs[k].Kind != refHeader {
+				continue
+			}
+			if h, _ := pickAccount(refs[k:k+1], digits, accounts, ocr); h >= 0 {
+				if h != current {
+					since = p.Page
+				}
+				current = h
+			}
+			break
 		}
 		if m.AccountIndex >= 0 {
 			m.AccountNumber = accounts[m.AccountIndex].AccountNumber
@@ -217,15 +286,10 @@ func (Splitter) MapPages(ctx context.Context, pages []stage.PageText, accounts [
 }
 
 // pickAccount chooses the page's account from its references: the full number printed most
-// often (first on a tie), else a unique match of a partial one.
+// often after a label or in a section header (first on a tie), else the first of a table,
+// else a unique match of a partial one.
 func pickAccount(refs []accountRef, byDigits map[string]int, accounts []stage.Account, ocr bool) (int, string) {
-	count := map[int]int{}
-	first := map[int]accountRef{}
-	best := -1
-	for _, r := range refs {
-		if r.Suffix {
-			continue
-		}
+	known := func(r accountRef) (int, bool) {
 		idx, ok := byDigits[r.Digits]
 		if !ok && ocr {
 			// OCR misread one digit of a known account: take it when only one is that close.
@@ -238,6 +302,16 @@ func pickAccount(refs []accountRef, byDigits map[string]int, accounts []stage.Ac
 			}
 			ok = matches == 1
 		}
+		return idx, ok
+	}
+	count := map[int]int{}
+	first := map[int]accountRef{}
+	best := -1
+	for _, r := range refs {
+		if r.Suffix || r.Kind == refTable {
+			continue
+		}
+		idx, ok := known(r)
 		if !ok {
 			continue
 		}
@@ -251,7 +325,18 @@ func pickAccount(refs []accountRef, byDigits map[string]int, accounts []stage.Ac
 	}
 	if best >= 0 {
 		r := first[best]
+		if r.Kind == refHeader {
+			return best, fmt.Sprintf("%q printed in the section header %q", r.Printed, r.Label)
+		}
 		return best, fmt.Sprintf("%q printed on the page after %q", r.Printed, r.Label)
+	}
+	for _, r := range refs {
+		if r.Kind != refTable || r.Suffix {
+			continue
+		}
+		if idx, ok := known(r); ok {
+			return idx, fmt.Sprintf("%q is the first account of the table under %q", r.Printed, r.Label)
+		}
 	}
 	for _, r := range refs {
 		if !r.Suffix {

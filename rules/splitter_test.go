@@ -89,3 +89,28 @@ func TestRuleSplitterOCRMisread(t *testing.T) {
 		t.Errorf("sequential numbers in a text layer: %+v, want 2 accounts", accounts)
 	}
 }
+
+func TestAddHolder(t *testing.T) {
+	tests := []struct {
+		name  string
+		names []string
+		want  []string
+	}{
+		{"two printings of one person", []string{"MARIA L GONZALEZ", "Maria L. Gonzalez"}, []string{"Maria L. Gonzalez"}},
+		{"a suffix printed once", []string{"Robert T. Hall II", "ROBERT T HALL"}, []string{"Robert T. Hall II"}},
+		{"Jr on the second printing only", []string{"ROBERT HALL", "Robert Hall Jr"}, []string{"Robert Hall Jr"}},
+		{"other middle initials are other people", []string{"John A. Smith", "John B. Smith"}, []string{"John A. Smith", "John B. Smith"}},
+		{"the same last name is not the same person", []string{"John Smith", "Jane Smith"}, []string{"John Smith", "Jane Smith"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, n := range tt.names {
+				got = AddHolder(got, n)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("holders = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -27,6 +27,8 @@ type ExtractInput struct {
 // Extraction is what an extractor read on a page.
 type Extraction struct {
 	Fields Fields
+	// Evidence says why each value was given and how sure the extractor is.
+	Evidence FieldEvidence
 	// Extractor is the name of what produced the fields (it may differ from the configured
 	// extractor's when a fallback answered).
 	Extractor string

@@ -35,4 +35,6 @@ type PageResult struct {
 	Blank bool `json:"blank,omitempty"`
 	// Error: the page could not be read (see Result.FailedPages).
 	Error string `json:"error,omitempty"`
+	// Evidence of each value of Data (not part of ground truth files).
+	Evidence FieldEvidence `json:"evidence,omitempty"`
 }

@@ -298,6 +298,25 @@ function pageChip(id, p) {
     onclick: () => { location.hash = `#/doc/${id}/page/${p}`; } });
 }
 
+// A value under this confidence is shown as uncertain (stage.LowConfidence).
+const LOW_CONFIDENCE = 0.7;
+
+// valueCell shows a field's values, each with its evidence as a tooltip; an uncertain value
+// is marked "low confidence".
+function valueCell(field, v, evidence) {
+  const values = v === undefined || v === null || v === "" ? [] : Array.isArray(v) ? v : [v];
+  if (!values.length) return el("td", { class: "none", "data-field": field, text: "not on this page" });
+  const parts = values.map((x, i) => {
+    const e = (evidence || [])[i];
+    const low = !!e && e.confidence < LOW_CONFIDENCE;
+    const title = e ? `${Math.round(e.confidence * 100)}% sure · ${e.source}${e.detail ? ": " + e.detail : ""}` : null;
+    return [i > 0 ? ", " : null,
+      el("span", { class: "value" + (low ? " low" : ""), "data-confidence": e ? e.confidence : null, title, text: String(x) }),
+      low ? el("span", { class: "low-tag", title, text: "low confidence" }) : null];
+  });
+  return el("td", { "data-field": field }, parts.flat());
+}
+
 async function showPage(id, page, extractNow) {
   const view = $("#page-view");
   const img = el("img", { alt: `page ${page + 1}`, src: "" });
@@ -320,12 +339,8 @@ async function showPage(id, page, extractNow) {
   const badge = body.error ? "failed" : body.blank ? "blank" : !body.cached && body.processing ? "processing" :
     body.provisional ? "provisional" : body.cached ? "cached" : "failed";
   const label = badge === "cached" ? "cached" : badge === "provisional" ? "provisional" : badge;
-  const rows = FIELDS.concat(Object.keys(body.data || {}).filter((k) => !FIELDS.includes(k))).map((k) => {
-    const v = body.data ? body.data[k] : undefined;
-    const text = Array.isArray(v) ? v.join(", ") : v;
-    return el("tr", {}, el("th", { text: k.replace(/_/g, " ") }),
-      el("td", { class: text ? "" : "none", "data-field": k, text: text || "not on this page" }));
-  });
+  const rows = FIELDS.concat(Object.keys(body.data || {}).filter((k) => !FIELDS.includes(k))).map((k) =>
+    el("tr", {}, el("th", { text: k.replace(/_/g, " ") }), valueCell(k, body.data ? body.data[k] : undefined, (body.evidence || {})[k])));
   fields.replaceChildren(
     el("h2", {}, `Page ${page + 1} `, el("span", { class: "badge " + badge, "data-badge": badge, text: label })),
     el("div", { class: "sub", text: body.data ? `account ${body.account_number || "none"} · ${body.source || ""} · ${body.extractor || ""}` :

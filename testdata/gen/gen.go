@@ -3,6 +3,12 @@
 // loan applications for 2 to 5 accounts, as born-digital PDFs or as scans (rasterised, noisy,
 // slightly rotated, image only). The truth has the shape of idp's result format
 // (stage.Result); it imports nothing else of idp.
+//
+// Two generators share the package: the first (Layouts "house", this file and data.go) is
+// the one the rules were written beside; the second (Layouts "other", other.go and
+// otherdata.go) lays packets out as other banks and lenders do, to measure the rules on
+// layouts they were not written for. Its seeds from HeldOutSeeds on are never used to tune
+// rules.
 package gen
 
 import (
@@ -29,6 +35,8 @@ type Options struct {
 	Scanned bool
 	// ScanDPI is the resolution of the scan (default 200).
 	ScanDPI int
+	// Layouts chooses the generator: LayoutsHouse (the default) or LayoutsOther.
+	Layouts string
 }
 
 // Packet is one generated PDF and its ground truth.
@@ -44,6 +52,7 @@ const (
 
 type account struct {
 	number  string
+	kind    string // the second generator's: checking, savings, money market, loan
 	loan    bool
 	holders []person
 	addr    address
@@ -65,18 +74,19 @@ type builder struct {
 
 // Generate writes one packet.
 func Generate(opts Options) (*Packet, error) {
+	switch opts.Layouts {
+	case "", LayoutsHouse:
+	case LayoutsOther:
+		return generateOther(opts)
+	default:
+		return nil, fmt.Errorf("generate: unknown layouts %q (want %q or %q)", opts.Layouts, LayoutsHouse, LayoutsOther)
+	}
 	r := rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))
 	n := opts.Accounts
 	if n <= 0 {
 		n = 2 + r.IntN(4)
 	}
-	pdf := fpdf.New("P", "pt", "Letter", "")
-	pdf.SetAutoPageBreak(false, 0)
-	pdf.SetCatalogSort(true)
-	stamp := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
-	pdf.SetCreationDate(stamp)
-	pdf.SetModificationDate(stamp)
-	pdf.SetCreator("idp testdata generator", false)
+	pdf := newPDF("idp testdata generator")
 	b := &builder{r: r, pdf: pdf, bank: pick(r, bankNames), bankTel: fmt.Sprintf("1-800-%03d-%04d", 200+r.IntN(799), r.IntN(10000))}
 	b.fax = opts.Scanned && r.IntN(3) == 0
 
@@ -84,15 +94,7 @@ func Generate(opts Options) (*Packet, error) {
 	for i := range n {
 		a := &account{loan: r.IntN(4) == 0, addr: randAddress(r), phone: randPhone(r)}
 		a.number = randAccountNumber(r, a.loan)
-		primary := randPerson(r, "")
-		a.holders = []person{primary}
-		if r.IntN(2) == 0 {
-			last := primary.last
-			if r.IntN(3) == 0 {
-				last = ""
-			}
-			a.holders = append(a.holders, randPerson(r, last))
-		}
+		a.holders = drawHolders(r, randPerson)
 		if a.loan {
 			a.docs = []string{"loan_application"}
 			if r.IntN(2) == 0 {
@@ -141,6 +143,23 @@ func Generate(opts Options) (*Packet, error) {
 			}
 		}
 	}
+	return finish(b, opts, scanHouse)
+}
+
+// newPDF starts an empty US Letter document whose bytes depend on nothing but what is drawn.
+func newPDF(creator string) *fpdf.Fpdf {
+	pdf := fpdf.New("P", "pt", "Letter", "")
+	pdf.SetAutoPageBreak(false, 0)
+	pdf.SetCatalogSort(true)
+	stamp := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	pdf.SetCreationDate(stamp)
+	pdf.SetModificationDate(stamp)
+	pdf.SetCreator(creator, false)
+	return pdf
+}
+
+// finish writes the packet b drew, scanned in style when opts ask for a scan.
+func finish(b *builder, opts Options, style scanStyle) (*Packet, error) {
 	p, err := b.packet()
 	if err != nil {
 		return nil, err
@@ -150,7 +169,7 @@ func Generate(opts Options) (*Packet, error) {
 		if dpi == 0 {
 			dpi = 200
 		}
-		scan, err := Scan(p.PDF, dpi, opts.Seed)
+		scan, err := scan(p.PDF, dpi, opts.Seed, style)
 		if err != nil {
 			return nil, err
 		}
@@ -160,12 +179,31 @@ func Generate(opts Options) (*Packet, error) {
 	return p, nil
 }
 
+// drawHolders draws a primary holder and, half the time, a second one who shares the last
+// name more often than not.
+func drawHolders(r *rand.Rand, newPerson func(*rand.Rand, string) person) []person {
+	primary := newPerson(r, "")
+	holders := []person{primary}
+	if r.IntN(2) == 0 {
+		last := primary.last
+		if r.IntN(3) == 0 {
+			last = ""
+		}
+		holders = append(holders, newPerson(r, last))
+	}
+	return holders
+}
+
 func (b *builder) truth() stage.Result {
 	res := stage.Result{Pages: b.pages, Accounts: []stage.Account{}}
 	for i, a := range b.acct {
 		var names []string
 		for _, h := range a.holders {
-			names = append(names, h.name())
+			if a.kind != "" {
+				names = append(names, h.otherName())
+			} else {
+				names = append(names, h.name())
+			}
 		}
 		res.Accounts = append(res.Accounts, stage.Account{Index: i, AccountNumber: a.number, Holders: names, Pages: a.pages})
 	}

@@ -17,6 +17,24 @@ import (
 // gray, turned by up to 1.5 degrees, with sensor noise, dust specks and a slightly uneven
 // exposure, stored as a JPEG on an otherwise empty page. No text layer survives.
 func Scan(pdf []byte, dpi int, seed uint64) ([]byte, error) {
+	return scan(pdf, dpi, seed, scanHouse)
+}
+
+// scanStyle is how a generator's scanner damages pages.
+type scanStyle struct {
+	minAngle, maxAngle   float64 // degrees either way; with minAngle 0, uniform in ±maxAngle
+	border               bool    // a dark band along an edge on some pages (the scanner's lid)
+	quality, qualitySpan int     // JPEG quality, from quality to quality+qualitySpan-1
+}
+
+var (
+	scanHouse = scanStyle{maxAngle: 1.5, quality: 45, qualitySpan: 20}
+	// scanOther is the second generator's: turned by 1 to 3 degrees, a dark border now and
+	// then, harsher JPEG.
+	scanOther = scanStyle{minAngle: 1, maxAngle: 3, border: true, quality: 35, qualitySpan: 25}
+)
+
+func scan(pdf []byte, dpi int, seed uint64, st scanStyle) ([]byte, error) {
 	doc, err := fitz.NewFromMemory(pdf)
 	if err != nil {
 		return nil, fmt.Errorf("scan: open: %w", err)
@@ -39,10 +57,19 @@ func Scan(pdf []byte, dpi int, seed uint64) ([]byte, error) {
 			p := rgba.Pix[i*4 : i*4+3]
 			g.Pix[i] = uint8((299*int(p[0]) + 587*int(p[1]) + 114*int(p[2])) / 1000)
 		}
-		angle := (r.Float64()*2 - 1) * 1.5
+		angle := (r.Float64()*2 - 1) * st.maxAngle
+		if st.minAngle > 0 {
+			angle = st.minAngle + r.Float64()*(st.maxAngle-st.minAngle)
+			if r.IntN(2) == 0 {
+				angle = -angle
+			}
+		}
 		g = degrade(rotate(g, angle), r)
+		if st.border && r.IntN(3) == 0 {
+			darkBorder(g, r)
+		}
 		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, g, &jpeg.Options{Quality: 45 + r.IntN(20)}); err != nil {
+		if err := jpeg.Encode(&buf, g, &jpeg.Options{Quality: st.quality + r.IntN(st.qualitySpan)}); err != nil {
 			return nil, fmt.Errorf("scan: encode page %d: %w", n, err)
 		}
 		name := fmt.Sprintf("page%d", n)
@@ -121,4 +148,30 @@ func clamp(v float64) uint8 {
 		return 255
 	}
 	return uint8(v)
+}
+
+// darkBorder darkens a band along one edge, as a scanner's lid shows past a sheet that lies
+// off its glass.
+func darkBorder(g *image.Gray, r *rand.Rand) {
+	w, h := g.Bounds().Dx(), g.Bounds().Dy()
+	band := w / 60
+	edge := r.IntN(4)
+	for y := range h {
+		for x := range w {
+			var in bool
+			switch edge {
+			case 0:
+				in = x < band
+			case 1:
+				in = x >= w-band
+			case 2:
+				in = y < band
+			default:
+				in = y >= h-band
+			}
+			if in {
+				g.Pix[y*g.Stride+x] = uint8(25 + r.IntN(30))
+			}
+		}
+	}
 }

@@ -21,19 +21,23 @@ func main() {
 	minPages := flag.Int("min-pages", 0, "lengthen statements until each packet has this many pages")
 	accounts := flag.Int("accounts", 0, "accounts per packet (0: 2 to 5)")
 	scanDPI := flag.Int("scan-dpi", 200, "resolution of scans")
+	layouts := flag.String("layouts", gen.LayoutsHouse, "generator: house (the layouts the rules were written beside) or other (other banks' layouts; seeds from 1000 on are held out)")
 	flag.Parse()
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		log.Fatal(err)
 	}
 	for i := range *n {
 		s := *seed + uint64(i)
-		p, err := gen.Generate(gen.Options{Seed: s, Scanned: *scanned, MinPages: *minPages, Accounts: *accounts, ScanDPI: *scanDPI})
+		p, err := gen.Generate(gen.Options{Seed: s, Scanned: *scanned, MinPages: *minPages, Accounts: *accounts, ScanDPI: *scanDPI, Layouts: *layouts})
 		if err != nil {
 			log.Fatal(err)
 		}
 		kind := "digital"
 		if *scanned {
 			kind = "scanned"
+		}
+		if *layouts != gen.LayoutsHouse {
+			kind = *layouts + "-" + kind
 		}
 		name := fmt.Sprintf("packet-%s-%03d", kind, s)
 		p.Truth.File = name + ".pdf"
