@@ -174,7 +174,19 @@ func (db *DB) ReadThroughStats() ReadThroughStats {
 // tier is read outside any transaction; what it returns is written in one short Update.
 // Without a remote, or while read-through is paused after a failure, it does nothing.
 // Failures are not returned (a miss is computed locally); they pause read-through.
+//
+// With a shared tier (several nodes), the shared tier is asked first: a record another node
+// has just made is there before it is in the blob tier.
 func (db *DB) ReadThrough(ctx context.Context, keys map[string]string) int {
+	n := 0
+	if db.shared != nil && len(keys) > 0 {
+		n = db.readShared(ctx, keys)
+	}
+	return n + db.readThroughBlob(ctx, keys)
+}
+
+// readThroughBlob is ReadThrough from the blob tier alone.
+func (db *DB) readThroughBlob(ctx context.Context, keys map[string]string) int {
 	r := db.remote
 	if r == nil || len(keys) == 0 || !r.readable() {
 		return 0
