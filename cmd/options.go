@@ -14,6 +14,7 @@ import (
 	"github.com/idp/idp/mupdf"
 	"github.com/idp/idp/pipeline"
 	"github.com/idp/idp/store"
+	"github.com/idp/idp/store/redisq"
 	"github.com/idp/idp/tesseract"
 )
 
@@ -24,6 +25,8 @@ type processorOptions struct {
 	cfg       pipeline.Config
 	llm       llmOptions
 	s3        s3Options
+	// redis makes this process one node of several (serve only; nil elsewhere).
+	redis *redisOptions
 }
 
 func (o *processorOptions) AddFlags(fs *pflag.FlagSet) {
@@ -91,11 +94,16 @@ type app struct {
 	model *llm.Extractor
 	// outbox is the S3 uploader (its Stats show the backlog); nil without --s3-bucket.
 	outbox *store.Uploader
-	log    *slog.Logger
+	// cluster is the connection to the other nodes; nil without --redis-url.
+	cluster *redisq.Client
+	log     *slog.Logger
 }
 
 func (a *app) Close() error {
 	a.proc.Stop()
+	if a.cluster != nil {
+		_ = a.cluster.Close() // sends what the journal holds first
+	}
 	shutdownOutbox(a.outbox, a.log)
 	ocrErr := a.ocr.Close()
 	return errors.Join(a.db.Close(), ocrErr)
@@ -105,6 +113,9 @@ func (a *app) Close() error {
 func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 	cfg, err := o.config()
 	if err != nil {
+		return nil, err
+	}
+	if err := o.redis.check(&o.s3); err != nil {
 		return nil, err
 	}
 	ex, err := o.llm.build(&cfg, logger)
@@ -124,36 +135,50 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 		db.Close()
 		return nil, err
 	}
-	// Two clients beyond the page workers: a page someone opens is read at once, even while
-	// the background keeps every page worker busy.
-	ocr, err := tesseract.New(cfg.OCRLang, cfg.PageWorkers+2)
+	cluster, err := o.redis.open(db, o.dataDir, cfg.Workers, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	proc, err := pipeline.New(cfg, pipeline.Deps{
-		DB:       db,
-		Files:    files,
-		Renderer: mupdf.Renderer{},
-		OCR:      ocr,
-		Logger:   logger,
-
-		Extractor: ex.extractor,
-		Splitter:  ex.splitter,
-	})
+	deps := pipeline.Deps{}
+	if cluster != nil {
+		deps.Queue, deps.Cluster = cluster, cluster
+	}
+	// Two clients beyond the page workers: a page someone opens is read at once, even while
+	// the background keeps every page worker busy.
+	closeCluster := func() {
+		if cluster != nil {
+			cluster.Close()
+		}
+	}
+	ocr, err := tesseract.New(cfg.OCRLang, cfg.PageWorkers+2)
+	if err != nil {
+		closeCluster()
+		db.Close()
+		return nil, err
+	}
+	deps.DB, deps.Files, deps.Renderer, deps.OCR, deps.Logger = db, files, mupdf.Renderer{}, ocr, logger
+	deps.Extractor, deps.Splitter = ex.extractor, ex.splitter
+	proc, err := pipeline.New(cfg, deps)
 	if err == nil && outbox != nil {
 		err = outbox.Start(context.Background()) // stopped by Close
 	}
 	if err != nil {
 		ocr.Close()
+		closeCluster()
 		db.Close()
 		return nil, err
 	}
-	return &app{db: db, proc: proc, ocr: ocr, model: ex.model, outbox: outbox, log: logger}, nil
+	if cluster != nil {
+		cluster.OnLeaseLost(proc.LeaseLost)
+		cluster.SetBusy(func() int { return len(proc.ActiveDocuments()) })
+		cluster.Start(context.Background()) // stopped by Close
+	}
+	return &app{db: db, proc: proc, ocr: ocr, model: ex.model, outbox: outbox, cluster: cluster, log: logger}, nil
 }
 
 // extraStatus is state of optional parts for the processor status and metrics; nil when
 // none is configured.
 func (a *app) extraStatus() map[string]any {
-	return joinStatus(llmStatus(a.model), s3Status(a.outbox))
+	return joinStatus(llmStatus(a.model), s3Status(a.outbox), redisStatus(a.cluster))
 }

@@ -23,6 +23,8 @@ type DocStatus struct {
 	Attempts       int                    `json:"attempts"`
 	Priority       int                    `json:"priority"`
 	QueuePosition  *int                   `json:"queue_position,omitempty"`
+	// Node is the node that holds the document (several nodes only).
+	Node string `json:"node,omitempty"`
 }
 
 // StageReport is one stage's part of DocStatus.
@@ -40,6 +42,7 @@ var stageWeight = map[string]int{stage.OCRExtraction: 70, stage.AccountSplitting
 // Status reports where a document stands.
 func (p *Processor) Status(ctx context.Context, id string) (DocStatus, error) {
 	var st DocStatus
+	holder := p.adopt(ctx, id)
 	err := p.db.View(ctx, func(tx *store.Tx) error {
 		d, err := tx.Document(id)
 		if err != nil {
@@ -53,6 +56,7 @@ func (p *Processor) Status(ctx context.Context, id string) (DocStatus, error) {
 		}
 		return nil
 	})
+	st.Node = holder
 	if err == nil && st.Status == string(store.StatusCompleted) && len(st.Accounts) == 0 {
 		st.Accounts = p.remoteAccounts(ctx, id)
 	}

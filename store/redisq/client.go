@@ -75,8 +75,10 @@ type Client struct {
 	busy    func() int
 	wake    chan struct{} // pokes the journal writer
 	out     chan []byte   // events to publish
+	closed  chan struct{} // closed by Close: ends the subscriptions
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
+	subs    sync.WaitGroup // the subscriptions' goroutines
 	started bool
 }
 
@@ -111,7 +113,7 @@ func Open(ctx context.Context, db *store.DB, opts Options) (*Client, error) {
 	c := &Client{
 		rdb: redis.NewClient(ro), db: db, opts: opts,
 		log:  opts.Logger.With("component", "redis", "node", opts.NodeID),
-		held: map[string]*lease{}, wake: make(chan struct{}, 1), out: make(chan []byte, 4096),
+		held: map[string]*lease{}, wake: make(chan struct{}, 1), out: make(chan []byte, 4096), closed: make(chan struct{}),
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -217,7 +219,16 @@ func (c *Client) Up() bool { return c.downSince.Load() == 0 }
 // Close stops the background work and closes the connection.
 func (c *Client) Close() error {
 	c.Stop()
-	return c.rdb.Close()
+	c.mu.Lock()
+	select {
+	case <-c.closed:
+	default:
+		close(c.closed)
+	}
+	c.mu.Unlock()
+	err := c.rdb.Close()
+	c.subs.Wait()
+	return err
 }
 
 func token() string {

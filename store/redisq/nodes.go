@@ -67,14 +67,16 @@ func (c *Client) Publish(b []byte) {
 // go-redis reconnects the subscription after an outage.
 func (c *Client) Subscribe(ctx context.Context, fn func([]byte)) {
 	ps := c.rdb.Subscribe(ctx, c.eventsChannel())
-	c.wg.Add(1)
+	c.subs.Add(1)
 	go func() {
-		defer c.wg.Done()
+		defer c.subs.Done()
 		defer ps.Close()
 		ch := ps.Channel()
 		for {
 			select {
 			case <-ctx.Done():
+				return
+			case <-c.closed:
 				return
 			case m, ok := <-ch:
 				if !ok {

@@ -421,7 +421,7 @@ func (c *Client) take(ctx context.Context, s string, p store.Priority, m redis.X
 func (c *Client) promoteDue(ctx context.Context) error {
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	for p := store.Priority(0); p <= store.MaxPriority; p++ {
-		ids, err := c.rdb.ZRangeByScore(ctx, c.delayedKey(p), &redis.ZRangeBy{Min: "-inf", Max: now, Count: 16}).Result()
+		ids, err := c.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: c.delayedKey(p), Start: "-inf", Stop: now, ByScore: true, Count: 16}).Result()
 		if err != nil {
 			return err
 		}

@@ -169,7 +169,22 @@ func TestQueueOrderAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Errorf("adopted record: %v", err)
 	}
-	_ = later
+	// A retry waiting out its backoff comes due and is popped, and says when it will.
+	err = a.db.Update(context.Background(), func(tx *store.Tx) error {
+		return a.c.Push(tx, later, store.PriorityHigh, store.PushOptions{NotBefore: time.Now().Add(300 * time.Millisecond)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.flush(t)
+	it, err := b.c.Pop(context.Background())
+	if !errors.Is(err, store.ErrQueueEmpty) || it.NotBefore.IsZero() || time.Until(it.NotBefore) > 300*time.Millisecond {
+		t.Errorf("pop before the retry is due: %+v %v", it, err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if id := pop(t, b); id != later {
+		t.Errorf("pop after the retry came due: %q, want %s", id, later)
+	}
 }
 
 func TestLeaseTakeover(t *testing.T) {
