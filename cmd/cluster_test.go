@@ -505,9 +505,10 @@ func streamEvents(ctx context.Context, url string, ch chan<- pipeline.Event) {
 func TestNodeKilled(t *testing.T) {
 	e := newClusterEnv(t)
 	const ttl = 5 * time.Second
-	args := e.args("kill", ttl)
+	args := append(e.args("kill", ttl), "--ocr-dpi", "150") // the scan's own resolution: quicker pages
 	nodes := []*clusterNode{startNode(t, "a", args...), startNode(t, "b", args...)}
-	p, err := gen.Generate(gen.Options{Seed: 42, Accounts: 3, MinPages: 240})
+	// A scanned packet: stage 1 reads its pages with Tesseract, one at a time per node.
+	p, err := gen.Generate(gen.Options{Seed: 41, Accounts: 3, Scanned: true, ScanDPI: 150})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,17 +516,32 @@ func TestNodeKilled(t *testing.T) {
 	if err != nil || id == "" {
 		t.Fatalf("upload: %d %s %v", status, msg, err)
 	}
-	// Wait until the holder has extracted 25 pages, then kill it.
+	// Wait until the holder has read 3 pages, then kill it.
+	const killAt = 3
 	var holder *clusterNode
 	for deadline := time.Now().Add(2 * time.Minute); holder == nil; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no node reached page 25:\n%s\n%s", nodes[0].tail(), nodes[1].tail())
+			t.Fatalf("no node reached page %d:\n%s\n%s", killAt, nodes[0].tail(), nodes[1].tail())
 		}
 		for _, n := range nodes {
-			if len(pagesDone(n.lines(), id, "Processed and cached page")) >= 25 {
+			if len(pagesDone(n.lines(), id, "OCR'd page")) >= killAt {
 				holder = n
 			}
 		}
+	}
+	other := nodes[0]
+	if other == holder {
+		other = nodes[1]
+	}
+	// A page to extract now, asked of the other node, is the holder's work: forwarded.
+	last := p.Truth.TotalPages - 1
+	res, err := http.Get(other.url + "/api/document/" + id + fmt.Sprintf("/page/%d/extract", last))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("X-Idp-Forwarded-By") != strings.TrimPrefix(holder.url, "http://") {
+		t.Errorf("extract through the other node: %d, forwarded to %q; want %s", res.StatusCode, res.Header.Get("X-Idp-Forwarded-By"), holder.url)
 	}
 	holder.kill9()
 	killed := time.Now()
@@ -536,16 +552,12 @@ func TestNodeKilled(t *testing.T) {
 	}
 	shared := map[int]bool{}
 	for pg := range p.Truth.TotalPages {
-		if strings.Contains(fields, fmt.Sprintf("page_data/%s/page_%d.json", id, pg)) {
+		if strings.Contains(fields, fmt.Sprintf("c:%s/ocr_extraction/%08d", id, pg)) {
 			shared[pg] = true
 		}
 	}
-	if len(shared) < 20 {
-		t.Fatalf("the shared cache held %d extracted pages at the kill; want at least 20 (of 25 logged)", len(shared))
-	}
-	other := nodes[0]
-	if other == holder {
-		other = nodes[1]
+	if len(shared) < killAt-1 {
+		t.Fatalf("the shared cache held %d read pages at the kill; want at least %d", len(shared), killAt-1)
 	}
 	for deadline := time.Now().Add(ttl + 2*time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		st := docStatus(t, other.url, id)
@@ -556,16 +568,16 @@ func TestNodeKilled(t *testing.T) {
 			t.Fatalf("after the kill: %+v\n%s", st, other.tail())
 		}
 	}
-	t.Logf("node %s killed at page 25+ (%d pages in the shared cache); node %s finished it %s later (lease TTL %s)",
-		holder.name, len(shared), other.name, time.Since(killed).Round(time.Millisecond), ttl)
-	again := pagesDone(other.lines(), id, "Processed and cached page")
+	t.Logf("node %s killed after %d pages read (%d in the shared cache) of %d; node %s finished it %s later (lease TTL %s)",
+		holder.name, killAt, len(shared), p.Truth.TotalPages, other.name, time.Since(killed).Round(time.Millisecond), ttl)
+	again := pagesDone(other.lines(), id, "OCR'd page")
 	for pg := range again {
 		if shared[pg] {
-			t.Errorf("page %d was in the shared cache before the kill and was computed again", pg)
+			t.Errorf("page %d was in the shared cache before the kill and was read again", pg)
 		}
 	}
 	if len(again) == 0 || len(again)+len(shared) < p.Truth.TotalPages {
-		t.Errorf("the new holder extracted %d pages; with %d shared, want the other %d", len(again), len(shared), p.Truth.TotalPages-len(shared))
+		t.Errorf("the new holder read %d pages; with %d shared, want the other %d", len(again), len(shared), p.Truth.TotalPages-len(shared))
 	}
 	var takeover bool
 	for _, l := range other.lines() {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,7 +96,7 @@ func (o *redisOptions) open(db *store.DB, dataDir string, workers int, logger *s
 		return nil, err
 	}
 	c, err := redisq.Open(context.Background(), db, redisq.Options{
-		URL: o.url, Prefix: o.prefix, NodeID: id, Addr: o.addr, LeaseTTL: o.leaseTTL, CacheTTL: o.cacheTTL,
+		URL: o.url, Prefix: o.prefix, NodeID: id, Addr: advertised(o.addr), LeaseTTL: o.leaseTTL, CacheTTL: o.cacheTTL,
 		Workers: workers, Logger: logger,
 	})
 	if err != nil {
@@ -143,4 +144,19 @@ func (a *app) nodeID() string {
 		return ""
 	}
 	return a.cluster.NodeID()
+}
+
+// advertised is the address other nodes reach this one at: --addr, with the host name in
+// place of an unspecified host (":5015", "0.0.0.0:5015").
+func advertised(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if h, err := os.Hostname(); err == nil {
+			return net.JoinHostPort(h, port)
+		}
+	}
+	return addr
 }

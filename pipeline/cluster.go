@@ -27,9 +27,27 @@ type Cluster interface {
 	// Hold waits while this node's lease on a document it works on is not confirmed (the
 	// shared queue is away); an error when the lease is lost.
 	Hold(ctx context.Context, id string) error
+	// Holder is the node that holds a document now, "" when none does; NodeAddr is a live
+	// node's HTTP address ("" when it is not alive).
+	Holder(ctx context.Context, id string) string
+	NodeAddr(ctx context.Context, node string) string
 	// Publish sends an encoded event to every node; Subscribe receives every node's.
 	Publish(b []byte)
 	Subscribe(ctx context.Context, fn func(b []byte))
+}
+
+// HolderAddr is the HTTP address of the other node that holds id now, "" when this node or
+// none does: a page to extract now is that node's to do, since it has the document open and
+// its pages under way.
+func (p *Processor) HolderAddr(ctx context.Context, id string) string {
+	if p.cluster == nil {
+		return ""
+	}
+	node := p.cluster.Holder(ctx, id)
+	if node == "" || node == p.cluster.NodeID() {
+		return ""
+	}
+	return p.cluster.NodeAddr(ctx, node)
 }
 
 // ErrUnavailable means a write needs the shared queue and it cannot be reached now (the
@@ -117,11 +135,32 @@ func (p *Processor) relayEvents(ctx context.Context) {
 			c.Publish(b)
 		}
 	})
+	// Every node learns of every document: what another node queued or finished is adopted
+	// here too, so that this node's list shows it. One goroutine does it, in order; when it
+	// falls behind, an adoption is left to the next read of the document.
+	adopt := make(chan string, 1024)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case id := <-adopt:
+				p.adopt(ctx, id)
+			}
+		}
+	}()
 	c.Subscribe(ctx, func(b []byte) {
 		var e Event
 		if json.Unmarshal(b, &e) != nil || e.Node == self {
 			return
 		}
 		p.events.deliver(e)
+		switch e.Type {
+		case EventQueued, EventCompleted, EventFailed:
+			select {
+			case adopt <- e.DocID:
+			default:
+			}
+		}
 	})
 }

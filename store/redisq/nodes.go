@@ -54,6 +54,19 @@ func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
 	return out, nil
 }
 
+// NodeAddr is the HTTP address of a live node, "" when it is unknown or not alive.
+func (c *Client) NodeAddr(ctx context.Context, node string) string {
+	v, err := c.rdb.HGet(ctx, c.nodesKey(), node).Result()
+	if err != nil {
+		return ""
+	}
+	var n Node
+	if json.Unmarshal([]byte(v), &n) != nil || time.Since(n.Heartbeat) >= 3*heartbeatEvery {
+		return ""
+	}
+	return n.Addr
+}
+
 // Publish sends an event to the other nodes. It never blocks: an event that finds the
 // outgoing buffer full (Redis away for long) is dropped, as a slow local subscriber's is.
 func (c *Client) Publish(b []byte) {
