@@ -60,7 +60,7 @@ func (n *clusterNode) lines() []nodeLog {
 	return out
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -72,7 +72,7 @@ func freeAddr(t *testing.T) string {
 
 // startNode runs `idp serve` as node name with args after the common ones, and waits until
 // it is ready.
-func startNode(t *testing.T, name string, args ...string) *clusterNode {
+func startNode(t testing.TB, name string, args ...string) *clusterNode {
 	t.Helper()
 	addr := freeAddr(t)
 	n := &clusterNode{name: name, url: "http://" + addr, done: make(chan struct{}), logs: &idptest.LogBuffer{}}
@@ -154,7 +154,7 @@ func upload(base, name string, pdf []byte) (id string, status int, msg string, e
 	return up.Documents[0].DocID, res.StatusCode, "", nil
 }
 
-func getJSON(t *testing.T, url string, v any) int {
+func getJSON(t testing.TB, url string, v any) int {
 	t.Helper()
 	res, err := http.Get(url)
 	if err != nil {
@@ -170,7 +170,7 @@ func getJSON(t *testing.T, url string, v any) int {
 	return res.StatusCode
 }
 
-func docStatus(t *testing.T, base, id string) pipeline.DocStatus {
+func docStatus(t testing.TB, base, id string) pipeline.DocStatus {
 	t.Helper()
 	var body struct {
 		Status pipeline.DocStatus `json:"status"`
@@ -180,7 +180,7 @@ func docStatus(t *testing.T, base, id string) pipeline.DocStatus {
 }
 
 // waitAll waits until every document is completed, asking the nodes in turn.
-func waitAll(t *testing.T, nodes []*clusterNode, ids []string, timeout time.Duration) {
+func waitAll(t testing.TB, nodes []*clusterNode, ids []string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	left := append([]string(nil), ids...)
@@ -255,7 +255,7 @@ type clusterEnv struct {
 	s3    *s3test.Server
 }
 
-func newClusterEnv(t *testing.T) *clusterEnv {
+func newClusterEnv(t testing.TB) *clusterEnv {
 	t.Helper()
 	r := redistest.Start(t)
 	s := s3test.Start(t)

@@ -155,6 +155,9 @@ func (p *Processor) relayEvents(ctx context.Context) {
 			return
 		}
 		p.events.deliver(e)
+		if e.Type == EventQueued || e.Type == EventRequeued {
+			p.Wake() // idle workers here take it now, not at their next poll
+		}
 		switch e.Type {
 		case EventQueued, EventCompleted, EventFailed:
 			select {

@@ -6,14 +6,17 @@
 package redistest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -146,7 +149,8 @@ func (s *Server) Restart(t testing.TB) {
 	}
 }
 
-// Do sends one command in the inline protocol and returns the raw reply (tests only).
+// Do sends one command and returns its reply as text: a bulk string as it is, an array's
+// elements one a line (tests only: INFO, HKEYS, TTL).
 func (s *Server) Do(ctx context.Context, args ...string) (string, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", s.Addr)
@@ -162,8 +166,45 @@ func (s *Server) Do(ctx context.Context, args ...string) (string, error) {
 	if _, err := c.Write(b.Bytes()); err != nil {
 		return "", err
 	}
-	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	buf := make([]byte, 64<<10)
-	n, err := c.Read(buf)
-	return string(buf[:n]), err
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var out strings.Builder
+	err = readReply(bufio.NewReader(c), &out)
+	return out.String(), err
+}
+
+// readReply reads one RESP2 reply into out.
+func readReply(r *bufio.Reader, out *strings.Builder) error {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return fmt.Errorf("empty reply line")
+	}
+	switch line[0] {
+	case '$':
+		n, _ := strconv.Atoi(line[1:])
+		if n < 0 {
+			return nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return err
+		}
+		out.Write(buf[:n])
+	case '*':
+		n, _ := strconv.Atoi(line[1:])
+		for range n {
+			if err := readReply(r, out); err != nil {
+				return err
+			}
+			out.WriteString("\n")
+		}
+	case '-':
+		return fmt.Errorf("redis: %s", line[1:])
+	default: // +simple, :integer
+		out.WriteString(line[1:])
+	}
+	return nil
 }
