@@ -301,3 +301,44 @@ func (db *DB) PullShared(ctx context.Context, docID string) (int, error) {
 	}
 	return db.PutSharedRecords(ctx, recs, cps)
 }
+
+// DropShared applies here a drop another node made (kind SharedDropRecords or
+// SharedDropCheckpoints with a prefix, or SharedDropDocument): the copies in this node's
+// bbolt go too, so that a reprocess or a delete asked on any node holds on every node.
+// Nothing is journaled back; the node that dropped has queued the blob tier's deletes.
+func (db *DB) DropShared(ctx context.Context, kind, docID, prefix string) error {
+	if !ValidID(docID) {
+		return nil
+	}
+	return db.UpdateLocal(ctx, func(tx *Tx) error {
+		switch kind {
+		case SharedDropRecords:
+			if recordDoc(prefix) != docID {
+				return nil
+			}
+			if _, err := countDelete(tx.bucket(bucketCache), []byte(prefix)); err != nil {
+				return err
+			}
+			tx.cacheChanged(prefix)
+		case SharedDropCheckpoints:
+			if checkpointDoc(prefix) != docID {
+				return nil
+			}
+			_, err := countDelete(tx.bucket(bucketCheckpoints), []byte(prefix))
+			return err
+		case SharedDropDocument:
+			if _, err := tx.Document(docID); errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			return tx.DeleteDocument(docID)
+		}
+		return nil
+	})
+}
+
+// ClearProgress forgets every stage's progress of docID (before the cluster's is written in
+// its place).
+func (tx *Tx) ClearProgress(docID string) error {
+	_, err := countDelete(tx.bucket(bucketProgress), []byte(docID+"/"))
+	return err
+}

@@ -79,7 +79,11 @@ func (c *Client) Publish(b []byte) {
 // Subscribe calls fn with every event another node (or this one) publishes, until ctx ends.
 // go-redis reconnects the subscription after an outage.
 func (c *Client) Subscribe(ctx context.Context, fn func([]byte)) {
-	ps := c.rdb.Subscribe(ctx, c.eventsChannel())
+	c.subscribe(ctx, c.eventsChannel(), fn)
+}
+
+func (c *Client) subscribe(ctx context.Context, channel string, fn func([]byte)) {
+	ps := c.rdb.Subscribe(ctx, channel)
 	c.subs.Add(1)
 	go func() {
 		defer c.subs.Done()
@@ -112,6 +116,7 @@ func (c *Client) Start(ctx context.Context) {
 	c.started = true
 	ctx, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	started := time.Now()
+	c.subscribe(ctx, c.dropsChannel(), func(b []byte) { c.applyDrop(ctx, b) })
 	c.wg.Add(3)
 	go func() {
 		defer c.wg.Done()

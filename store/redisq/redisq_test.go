@@ -318,6 +318,35 @@ func TestSharedCacheAcrossNodes(t *testing.T) {
 	if err != nil || got["Account_Number"] != "123" {
 		t.Errorf("b's copy: %v, %v", got, err)
 	}
+	// A reprocess on a drops its records: b's copies go too.
+	err = a.db.Update(context.Background(), func(tx *store.Tx) error {
+		_, err := tx.DeleteCache(store.PageDataPrefix(id))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.flush(t)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var left error
+		_ = b.db.View(context.Background(), func(tx *store.Tx) error { _, left = tx.Cache(key); return nil })
+		if errors.Is(left, store.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("b still holds the record a dropped: %v", left)
+		}
+	}
+	if err := b.db.GetCached(context.Background(), key, "v1", &got); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("b reads the dropped record through: %v", err)
+	}
+	err = a.db.Update(context.Background(), func(tx *store.Tx) error {
+		return tx.PutCache(store.OCRKey(id), "v1", map[string]int{"pages": 1})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.flush(t)
 	// The records expire: memory on Redis is bounded.
 	ttl, err := r.Do(context.Background(), "TTL", "idp:cache:"+id)
 	if secs, _ := strconv.Atoi(ttl); err != nil || secs < 3600 {

@@ -102,6 +102,35 @@ func (c *Client) queueWrite(ctx context.Context, pipe redis.Pipeliner, op store.
 		for p := store.Priority(0); p <= store.MaxPriority; p++ {
 			pipe.ZRem(ctx, c.delayedKey(p), op.DocID)
 		}
+		c.announceDrop(ctx, pipe, op)
+	}
+}
+
+// drop tells the other nodes what this one dropped, so that they drop their copies too.
+type drop struct {
+	Node  string `json:"node"`
+	Kind  string `json:"kind"`
+	DocID string `json:"doc_id"`
+	Key   string `json:"key,omitempty"`
+}
+
+func (c *Client) dropsChannel() string { return c.key("drops") }
+
+func (c *Client) announceDrop(ctx context.Context, pipe redis.Pipeliner, op store.SharedOp) {
+	b, err := json.Marshal(drop{Node: c.opts.NodeID, Kind: op.Kind, DocID: op.DocID, Key: op.Key})
+	if err == nil {
+		pipe.Publish(ctx, c.dropsChannel(), b)
+	}
+}
+
+// applyDrop drops here what another node dropped.
+func (c *Client) applyDrop(ctx context.Context, b []byte) {
+	var d drop
+	if json.Unmarshal(b, &d) != nil || d.Node == c.opts.NodeID {
+		return
+	}
+	if err := c.db.DropShared(ctx, d.Kind, d.DocID, d.Key); err != nil {
+		c.log.Warn("Cannot drop what another node dropped", "doc_id", d.DocID, "kind", d.Kind, "err", err)
 	}
 }
 
@@ -125,10 +154,14 @@ func (c *Client) applyOne(ctx context.Context, op store.SharedOp) error {
 				drop = append(drop, f)
 			}
 		}
-		if len(drop) == 0 {
+		_, err = c.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+			if len(drop) > 0 {
+				pipe.HDel(ctx, c.cacheKey(op.DocID), drop...)
+			}
+			c.announceDrop(ctx, pipe, op)
 			return nil
-		}
-		return c.rdb.HDel(ctx, c.cacheKey(op.DocID), drop...).Err()
+		})
+		return err
 	}
 	return nil
 }
@@ -237,6 +270,9 @@ func (c *Client) adopt(ctx context.Context, id string, taking bool) (string, err
 			return err
 		}
 		if err := tx.PutDocument(&d); err != nil {
+			return err
+		}
+		if err := tx.ClearProgress(id); err != nil {
 			return err
 		}
 		for f, v := range all {
