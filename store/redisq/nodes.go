@@ -127,18 +127,30 @@ func (c *Client) Start(ctx context.Context) {
 		// Renew at a quarter of the TTL; retry every 500ms while Redis is away, so that the
 		// lease is confirmed soon after it returns.
 		every := max(c.opts.LeaseTTL/4, 100*time.Millisecond)
+		var renewed, beat time.Time
+		failing := false
 		for {
-			wait := every
-			if err := c.renewLeases(ctx); err != nil {
-				wait = min(every, 500*time.Millisecond)
+			if now := time.Now(); failing || now.Sub(renewed) >= every {
+				failing = c.renewLeases(ctx) != nil
+				if !failing {
+					renewed = now
+				}
 			}
-			if err := c.heartbeat(ctx, started); err != nil {
-				_ = c.failed(err)
+			if now := time.Now(); now.Sub(beat) >= heartbeatEvery {
+				if err := c.heartbeat(ctx, started); err != nil {
+					_ = c.failed(err)
+				} else {
+					beat = now
+				}
+			}
+			tick := min(every, heartbeatEvery)
+			if failing {
+				tick = min(tick, 500*time.Millisecond)
 			}
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(min(wait, heartbeatEvery)):
+			case <-time.After(tick):
 			}
 		}
 	}()
