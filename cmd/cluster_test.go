@@ -533,6 +533,22 @@ func TestNodeKilled(t *testing.T) {
 	if other == holder {
 		other = nodes[1]
 	}
+	// Any node says who holds it, and a force asked of another node leaves it there.
+	if st := docStatus(t, other.url, id); st.Node != holder.name || st.Status != "processing" {
+		t.Errorf("status through node %s: holder %q, %s; want %s, processing", other.name, st.Node, st.Status, holder.name)
+	}
+	var forced struct {
+		Status string `json:"status"`
+	}
+	fres, err := http.Post(other.url+"/api/document/"+id+"/force-background-processing", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.NewDecoder(fres.Body).Decode(&forced)
+	fres.Body.Close()
+	if fres.StatusCode != http.StatusOK || forced.Status != "processing" {
+		t.Errorf("force through node %s: %d %+v; want 200, already processing", other.name, fres.StatusCode, forced)
+	}
 	// A page to extract now, asked of the other node, is the holder's work: forwarded.
 	last := p.Truth.TotalPages - 1
 	res, err := http.Get(other.url + "/api/document/" + id + fmt.Sprintf("/page/%d/extract", last))

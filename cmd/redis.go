@@ -11,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
 	"github.com/idp/idp/store"
@@ -95,6 +97,9 @@ func (o *redisOptions) open(db *store.DB, dataDir string, workers int, logger *s
 	if err != nil {
 		return nil, err
 	}
+	// go-redis logs its connection pool's troubles through a logger of its own, to stderr
+	// by default: through slog instead, at debug (the client logs each outage once itself).
+	redisLogOnce.Do(func() { redis.SetLogger(redisLogger{logger.With("component", "go-redis")}) })
 	c, err := redisq.Open(context.Background(), db, redisq.Options{
 		URL: o.url, Prefix: o.prefix, NodeID: id, Addr: advertised(o.addr), LeaseTTL: o.leaseTTL, CacheTTL: o.cacheTTL,
 		Workers: workers, Logger: logger,
@@ -108,6 +113,16 @@ func (o *redisOptions) open(db *store.DB, dataDir string, workers int, logger *s
 	}
 	logger.Info("Joined the cluster on Redis", "node", id, "lease_ttl", o.leaseTTL, "redis_cache_ttl", o.cacheTTL)
 	return c, nil
+}
+
+// redisLogOnce sets go-redis's logger, which is the package's own global, once per process.
+var redisLogOnce sync.Once
+
+// redisLogger prints go-redis's log lines through slog.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
 
 // redisStatus is the cluster's part of the processor status and metrics: the nodes, this
