@@ -135,7 +135,7 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 		db.Close()
 		return nil, err
 	}
-	cluster, err := o.redis.open(db, o.dataDir, cfg.Workers, logger)
+	cluster, err := o.redis.open(db, files, o.dataDir, cfg.Workers, logger)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -89,7 +89,7 @@ func (o *redisOptions) node(dataDir string) (string, error) {
 
 // open connects this node to the cluster and attaches the shared tier to db; nil without
 // --redis-url. The client is started by the caller once the processor exists.
-func (o *redisOptions) open(db *store.DB, dataDir string, workers int, logger *slog.Logger) (*redisq.Client, error) {
+func (o *redisOptions) open(db *store.DB, files *store.DirBlob, dataDir string, workers int, logger *slog.Logger) (*redisq.Client, error) {
 	if !o.enabled() {
 		return nil, nil
 	}
@@ -110,6 +110,15 @@ func (o *redisOptions) open(db *store.DB, dataDir string, workers int, logger *s
 	if err := db.AttachShared(c, c.Wake); err != nil {
 		c.Close()
 		return nil, err
+	}
+	// What this node queued while it ran alone goes to the shared queue, its uploads to the
+	// bucket first. One that cannot be sent now stays in the local queue, which no worker
+	// reads: the next start tries again.
+	moved, err := db.HandOverQueue(context.Background(), c, func(ctx context.Context, id string) error {
+		return putOriginal(ctx, db, files, id)
+	})
+	if moved > 0 || err != nil {
+		logger.Info("Handed the local queue over to the shared queue", "documents", moved, "err", err)
 	}
 	logger.Info("Joined the cluster on Redis", "node", id, "lease_ttl", o.leaseTTL, "redis_cache_ttl", o.cacheTTL)
 	return c, nil
@@ -151,6 +160,20 @@ func redisStatus(c *redisq.Client) map[string]any {
 		out["nodes_error"] = err.Error()
 	}
 	return out
+}
+
+// putOriginal puts a document's upload in the bucket unless it is there already.
+func putOriginal(ctx context.Context, db *store.DB, files *store.DirBlob, id string) error {
+	var d store.Document
+	err := db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		d, err = tx.Document(id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return db.PutOriginal(ctx, id, files.Path(store.OriginalKey(id)), d.SHA256, d.FileName)
 }
 
 // nodeID is this node's id in the cluster, "" on one node.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/idp/idp/store"
 )
@@ -105,22 +104,10 @@ func (p *Processor) holdPage(ctx context.Context) error {
 // shareOriginal puts an upload in the bucket before it is queued, so that any node can
 // process it: with several nodes the outbox, which sends it later, is not enough.
 func (p *Processor) shareOriginal(ctx context.Context, id, path, sum, fileName string) error {
-	remote := p.db.Remote()
-	if p.cluster == nil || remote == nil {
+	if p.cluster == nil || p.db.Remote() == nil {
 		return nil
 	}
-	if info, err := remote.Stat(ctx, store.OriginalKey(id)); err == nil && info.Metadata["sha256"] == sum {
-		return nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := remote.Put(ctx, store.OriginalKey(id), f, map[string]string{"sha256": sum, "file_name": fileName}); err != nil {
-		return fmt.Errorf("put the upload in the bucket: %w", err)
-	}
-	return nil
+	return p.db.PutOriginal(ctx, id, path, sum, fileName)
 }
 
 // relayEvents makes the broker send this node's events to the other nodes and deliver

@@ -530,3 +530,26 @@ func (db *DB) FetchOriginal(ctx context.Context, files *DirBlob, id string) (str
 	r.log.Info("Fetched original from S3", "doc_id", id)
 	return path, nil
 }
+
+// PutOriginal puts a document's upload (the file at path, whose SHA-256 is sum) in the blob
+// tier now, unless it is there already with that SHA-256: with several nodes an upload must
+// be in the bucket before it is queued, which the outbox, sending it later, does not ensure.
+func (db *DB) PutOriginal(ctx context.Context, id, path, sum, fileName string) error {
+	r := db.remote
+	if r == nil {
+		return errors.New("put original: no blob tier attached")
+	}
+	key := OriginalKey(id)
+	if info, err := r.blob.Stat(ctx, key); err == nil && info.Metadata["sha256"] == sum {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := r.blob.Put(ctx, key, f, map[string]string{"sha256": sum, "file_name": fileName}); err != nil {
+		return fmt.Errorf("put original of %s: %w", id, err)
+	}
+	return nil
+}

@@ -353,3 +353,73 @@ func TestSharedCacheAcrossNodes(t *testing.T) {
 		t.Errorf("TTL of the cache hash: %q %v", ttl, err)
 	}
 }
+
+// TestHandOverQueue: a node that queued documents alone and then joins hands its queue over,
+// records first, so that another node can take them.
+func TestHandOverQueue(t *testing.T) {
+	r := redistest.Start(t)
+	db, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	bq := store.NewBoltQueue(db)
+	now, later := docID("now"), docID("later")
+	err = db.Update(context.Background(), func(tx *store.Tx) error {
+		for _, id := range []string{now, later} {
+			d := store.Document{ID: id, FileName: id + ".pdf", Status: store.StatusQueued, Priority: store.PriorityNormal}
+			if err := tx.PutDocument(&d); err != nil {
+				return err
+			}
+		}
+		if err := bq.Push(tx, now, store.PriorityNormal, store.PushOptions{}); err != nil {
+			return err
+		}
+		return bq.Push(tx, later, store.PriorityLow, store.PushOptions{NotBefore: time.Now().Add(time.Hour)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := redisq.Open(context.Background(), db, redisq.Options{URL: r.URL, NodeID: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := db.AttachShared(c, c.Wake); err != nil {
+		t.Fatal(err)
+	}
+	c.Start(context.Background())
+	// The delayed one cannot be made ready (its upload cannot be sent): it stays, and the
+	// next hand-over moves it.
+	n, err := db.HandOverQueue(context.Background(), c, func(_ context.Context, id string) error {
+		if id == later {
+			return errors.New("bucket unreachable")
+		}
+		return nil
+	})
+	if err == nil || n != 1 {
+		t.Fatalf("handed over %d, %v; want 1 and the error of the other", n, err)
+	}
+	if local, _ := bq.Stats(context.Background()); local.Queued() != 1 || local.Delayed != 1 {
+		t.Errorf("the local queue holds %+v; want the delayed one", local)
+	}
+	if n, err := db.HandOverQueue(context.Background(), c, func(context.Context, string) error { return nil }); n != 1 || err != nil {
+		t.Errorf("second hand-over: %d, %v", n, err)
+	}
+	if local, _ := bq.Stats(context.Background()); local.Queued() != 0 {
+		t.Errorf("the local queue still holds %+v", local)
+	}
+	(&node{db: db, c: c}).flush(t)
+	st, _ := c.Stats(context.Background())
+	if st.ByPriority != [3]int{0, 1, 1} || st.Delayed != 1 {
+		t.Errorf("shared queue after the hand-over: %+v", st)
+	}
+	b := newNode(t, r.URL, "b", 30*time.Second, true)
+	if id := pop(t, b); id != now {
+		t.Fatalf("b popped %q, want %s", id, now)
+	}
+	err = b.db.View(context.Background(), func(tx *store.Tx) error { _, err := tx.Document(now); return err })
+	if err != nil {
+		t.Errorf("b has no record of the handed-over document: %v", err)
+	}
+}
