@@ -409,9 +409,14 @@ func TestManyNodes(t *testing.T) {
 	}
 
 	t.Run("redis down for 20s", func(t *testing.T) {
+		// Two scanned packets (their pages take seconds each) and four born-digital ones.
 		var more []string
 		for i := range 6 {
-			p, err := gen.Generate(gen.Options{Seed: uint64(600 + i), MinPages: 40})
+			opts := gen.Options{Seed: uint64(600 + i), MinPages: 40}
+			if i < 2 {
+				opts = gen.Options{Seed: uint64(600 + i), Accounts: 2, Scanned: true, ScanDPI: 150}
+			}
+			p, err := gen.Generate(opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -421,9 +426,12 @@ func TestManyNodes(t *testing.T) {
 			}
 			more = append(more, id)
 		}
-		// Stop Redis once work is under way.
+		// Stop Redis once a scanned packet's pages are under way.
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-			if docStatus(t, nodes[0].url, more[0]).Status == "processing" || time.Now().After(deadline) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no scanned packet started within a minute")
+			}
+			if st := docStatus(t, nodes[0].url, more[0]); st.Status == "processing" && st.PagesProcessed > 0 {
 				break
 			}
 		}
@@ -452,9 +460,33 @@ func TestManyNodes(t *testing.T) {
 			}
 		}
 		time.Sleep(20*time.Second - time.Since(stopped))
+		restarted := time.Now()
 		e.redis.Restart(t)
 		waitAll(t, nodes, more, 3*time.Minute)
 		checkNoOverlap(t, tries(nodes, time.Now()))
+		// Work in flight finished its current pages and waited: no page
+		// was read from 10 s into the outage until Redis was back.
+		var during, after int
+		for _, n := range nodes {
+			for _, l := range n.lines() {
+				if !strings.HasPrefix(l.Msg, "OCR'd page") {
+					continue
+				}
+				switch {
+				case l.Time.After(stopped.Add(10*time.Second)) && l.Time.Before(restarted):
+					t.Errorf("node %s read page %d of %s at %s, %s into the outage", n.name, *l.Page, l.DocID,
+						l.Time.Format(time.StampMilli), l.Time.Sub(stopped).Round(time.Millisecond))
+				case l.Time.After(stopped) && l.Time.Before(restarted):
+					during++
+				case l.Time.After(restarted):
+					after++
+				}
+			}
+		}
+		t.Logf("pages read in the first 10 s of the outage (in flight at the stop): %d; after it: %d", during, after)
+		if after == 0 {
+			t.Errorf("no page was left for after the outage: the test did not stop Redis while documents processed")
+		}
 	})
 }
 

@@ -64,6 +64,7 @@ type Client struct {
 	log  *slog.Logger
 
 	downSince atomic.Int64 // unix nanoseconds of the first failure of the current outage; 0 when up
+	lastOK    atomic.Int64 // unix nanoseconds of the last call that succeeded
 	errs      atomic.Int64 // Redis calls that failed
 	takeovers atomic.Int64 // documents taken over from a node whose lease ran out
 	leaseLost atomic.Int64 // leases this node lost
@@ -196,6 +197,7 @@ func (c *Client) failed(err error) error {
 
 // ok records a successful Redis call: the end of an outage is logged.
 func (c *Client) ok() {
+	c.lastOK.Store(time.Now().UnixNano())
 	if since := c.downSince.Swap(0); since != 0 {
 		c.log.Info("Redis reachable again", "down_for", time.Since(time.Unix(0, since)).Round(time.Millisecond))
 		c.poke()

@@ -552,6 +552,9 @@ func (c *Client) renewLeases(ctx context.Context) error {
 		ids[id] = l
 	}
 	c.mu.Unlock()
+	if len(ids) == 0 {
+		return nil // nothing asked of Redis: nothing learnt of it
+	}
 	for id, l := range ids {
 		lost := false
 		var err error
@@ -609,15 +612,21 @@ func (c *Client) renewLeases(ctx context.Context) error {
 // ErrLeaseLost means this node no longer holds the document.
 var ErrLeaseLost = errors.New("lease lost: another node holds the document")
 
-// Hold waits until this node's lease on id is fresh (renewed within half its TTL): while
-// Redis is away, a page that has not started waits here, so that no page is worked on by
-// two nodes at once when the lease runs out. It returns ErrLeaseLost when the lease is gone.
+// Hold waits until Redis answers and this node's lease on id is fresh (renewed within half
+// its TTL): while Redis is away, a page that has not started waits here, so that no page is
+// worked on by two nodes at once when the lease runs out. It returns ErrLeaseLost when the
+// lease is gone.
 func (c *Client) Hold(ctx context.Context, id string) error {
 	for {
 		c.mu.Lock()
 		l := c.held[id]
 		fresh := l != nil && time.Since(l.renewed) < c.opts.LeaseTTL/2
 		c.mu.Unlock()
+		if fresh && time.Since(time.Unix(0, c.lastOK.Load())) > time.Second {
+			// Nothing has been heard from Redis for a second: ask before a page starts.
+			_ = c.Ready(ctx)
+		}
+		fresh = fresh && c.Up()
 		if l == nil {
 			return fmt.Errorf("document %s: %w", id, ErrLeaseLost)
 		}

@@ -261,30 +261,51 @@ func (c *Client) adopt(ctx context.Context, id string, taking bool) (string, err
 	if err := json.Unmarshal([]byte(raw), &d); err != nil {
 		return "", fmt.Errorf("decode document %s from redis: %w", id, err)
 	}
-	err = c.db.UpdateLocal(ctx, func(tx *store.Tx) error {
-		local, err := tx.Document(id)
-		if err == nil && !d.UpdatedAt.After(local.UpdatedAt) {
-			return nil // this node's copy is as new
+	prog := map[string]store.StageProgress{}
+	for f, v := range all {
+		if name, ok := strings.CutPrefix(f, progressField); ok {
+			var sp store.StageProgress
+			if json.Unmarshal([]byte(v), &sp) == nil {
+				prog[name] = sp
+			}
 		}
+	}
+	// The record is taken when it is newer than this node's; the progress, which only the
+	// holder writes, whenever it differs (this node does not hold the document).
+	var newer, differs bool
+	err = c.db.View(ctx, func(tx *store.Tx) error {
+		local, err := tx.Document(id)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if err := tx.PutDocument(&d); err != nil {
-			return err
-		}
-		if err := tx.ClearProgress(id); err != nil {
-			return err
-		}
-		for f, v := range all {
-			name, ok := strings.CutPrefix(f, progressField)
-			if !ok {
-				continue
+		newer = err != nil || d.UpdatedAt.After(local.UpdatedAt)
+		differs = false
+		for name, sp := range prog {
+			lp, err := tx.Progress(id, name)
+			if err != nil {
+				return err
 			}
-			var sp store.StageProgress
-			if json.Unmarshal([]byte(v), &sp) == nil {
-				if err := tx.PutProgress(id, name, sp); err != nil {
-					return err
-				}
+			a, _ := json.Marshal(lp)
+			b, _ := json.Marshal(sp)
+			differs = differs || string(a) != string(b)
+		}
+		return nil
+	})
+	if err != nil || (!newer && !differs) {
+		return all["node"], err
+	}
+	err = c.db.UpdateLocal(ctx, func(tx *store.Tx) error {
+		if newer {
+			if err := tx.PutDocument(&d); err != nil {
+				return err
+			}
+			if err := tx.ClearProgress(id); err != nil {
+				return err
+			}
+		}
+		for name, sp := range prog {
+			if err := tx.PutProgress(id, name, sp); err != nil {
+				return err
 			}
 		}
 		return nil
