@@ -58,8 +58,12 @@ lint: deps ## go vet, gofmt and staticcheck
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... $(TESTDATA_PKGS)
 
 .PHONY: bench
-bench: test-deps ## benchmarks, each beside its anchor: pages/s, documents/s, peak RSS, cached-data under wrk against nginx, status and restart at 100k documents
-	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 80m ./pipeline/ ./cmd/ ./httpapi/
+bench: test-deps ## benchmarks, each beside its anchor: pages/s, documents/s, workers against in-process (pages/s, peak RSS of the process tree), cached-data under wrk against nginx, status and restart at 100k documents
+	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 180m ./pipeline/ ./cmd/ ./httpapi/ ./stage/
+
+.PHONY: soak
+soak: test-deps ## long runs: idp serve killed with -9 50 times while 60 documents process
+	IDP_SOAK_KILLS=50 IDP_SOAK_DOCS=60 go test -run 'TestServeSurvivesKill9' -count=1 -v -timeout 90m ./cmd/
 
 .PHONY: samples
 samples: ## regenerate the committed sample packets in testdata/packets

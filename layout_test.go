@@ -56,10 +56,11 @@ func internal(paths []string) []string {
 // TestImportGraph holds the layout of the README ("Layout") against the code: imports run
 // cmd -> httpapi -> pipeline -> stage <- engines, and pipeline -> store. The processor links
 // no C engine and no LLM client, so it builds and tests without them; an engine knows
-// neither the processor nor the store.
+// neither the processor nor the store. The worker supervisor links no engine either: the
+// engines run in worker processes.
 func TestImportGraph(t *testing.T) {
 	pkgs := listPackages(t)
-	for _, name := range []string{"pipeline", "stage", "mupdf", "tesseract", "rules", "llm", "eval", "store", "store/s3", "store/redisq", "retry", "httpapi", "cmd"} {
+	for _, name := range []string{"pipeline", "stage", "mupdf", "tesseract", "rules", "llm", "eval", "store", "store/s3", "store/redisq", "retry", "worker", "httpapi", "cmd"} {
 		if _, ok := pkgs[name]; !ok {
 			t.Fatalf("package %s is missing (go list found %d packages)", name, len(pkgs))
 		}
@@ -76,6 +77,9 @@ func TestImportGraph(t *testing.T) {
 		"store":        append(append([]string{"pipeline", "stage", "httpapi", "cmd", "store/s3", "store/redisq", redisClient}, engines...), cgoAndClients...),
 		"store/redisq": append(append([]string{"pipeline", "stage", "httpapi", "cmd", "store/s3"}, engines...), cgoAndClients...),
 		"stage":        append(append([]string{"pipeline", "store", "httpapi", "cmd"}, engines...), cgoAndClients...),
+		// The supervisor of the worker processes links no engine: the engines run in the
+		// workers, which cmd (or a test binary) wires.
+		"worker": append(append([]string{"pipeline", "store", "httpapi", "cmd"}, engines...), cgoAndClients...),
 	}
 	for _, e := range engines {
 		forbidden[e] = []string{"pipeline", "store", "httpapi", "cmd"}
@@ -107,6 +111,7 @@ func TestImportGraph(t *testing.T) {
 		"store/redisq":           {"store"},
 		"store/redisq/redistest": nil,
 		"pipeline":               {"stage", "store", "retry"},
+		"worker":                 {"stage"},
 		"httpapi":                {"pipeline", "stage", "store"},
 	}
 	for name, ok := range allowed {

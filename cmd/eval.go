@@ -103,7 +103,7 @@ func runEval(ctx context.Context, o *evalOptions, dir string, out, errOut io.Wri
 			return fmt.Errorf("%s: %w", t, err)
 		}
 		pdf := strings.TrimSuffix(t, ".truth.json") + ".pdf"
-		id, err := submitFile(ctx, a, pdf, store.PriorityNormal)
+		id, err := submitFile(ctx, a, pdf, store.PriorityNormal, "")
 		if err != nil {
 			return fmt.Errorf("%s: %w", pdf, err)
 		}

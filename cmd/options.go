@@ -11,11 +11,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/idp/idp/llm"
-	"github.com/idp/idp/mupdf"
 	"github.com/idp/idp/pipeline"
 	"github.com/idp/idp/store"
 	"github.com/idp/idp/store/redisq"
-	"github.com/idp/idp/tesseract"
+	"github.com/idp/idp/worker"
 )
 
 // processorOptions configure the pipeline for serve, process and eval.
@@ -25,6 +24,7 @@ type processorOptions struct {
 	cfg       pipeline.Config
 	llm       llmOptions
 	s3        s3Options
+	workers   workerOptions
 	// redis makes this process one node of several (serve only; nil elsewhere).
 	redis *redisOptions
 }
@@ -36,14 +36,17 @@ func (o *processorOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.cfg.PageWorkers, "page-workers", d.PageWorkers, "pages worked on at once across all documents (default: the number of CPUs)")
 	fs.IntVar(&o.cfg.OCRDPI, "ocr-dpi", d.OCRDPI, "resolution pages are rendered at for OCR")
 	fs.StringVar(&o.cfg.OCRLang, "ocr-lang", d.OCRLang, "Tesseract language(s), e.g. eng or eng+spa")
-	fs.IntVar(&o.cfg.MaxAttempts, "max-attempts", d.MaxAttempts, "tries per document (a try that kills the process counts) before it fails")
+	fs.IntVar(&o.cfg.MaxAttempts, "max-attempts", d.MaxAttempts, "tries per document before it fails (a try counts when it fails; the process's own end does not count)")
 	fs.Int64Var(&o.maxFileMB, "max-file-mb", d.MaxFileBytes>>20, "largest accepted PDF, in MiB")
 	fs.IntVar(&o.cfg.MaxPages, "max-pages", d.MaxPages, "most pages a PDF may have")
-	fs.Int64Var(&o.cfg.MaxPagePixels, "max-page-pixels", d.MaxPagePixels, "most pixels one page may have when rendered at --ocr-dpi")
+	fs.Int64Var(&o.cfg.MaxPagePixels, "max-page-pixels", d.MaxPagePixels, "most pixels one page may have when rendered: a larger page is read at the highest resolution that fits, down to --min-ocr-dpi")
+	fs.IntVar(&o.cfg.MinOCRDPI, "min-ocr-dpi", d.MinOCRDPI, "lowest resolution a page too large for --max-page-pixels is read at; below it the page is refused")
+	fs.Int64Var(&o.cfg.MaxImagePixels, "max-image-pixels", d.MaxImagePixels, "a page that draws an image declared larger than this many pixels is refused before the image is decoded")
 	fs.DurationVar(&o.cfg.PageTimeout, "page-timeout", d.PageTimeout, "time limit for one page of one stage")
 	fs.DurationVar(&o.cfg.DocTimeout, "doc-timeout", d.DocTimeout, "time limit for one try of one document")
 	fs.DurationVar(&o.cfg.StopTimeout, "stop-timeout", d.StopTimeout, "on shutdown, how long running pages may finish before they are cancelled")
 	fs.BoolVar(&o.cfg.KeepStale, "keep-stale", false, "at start, do not queue again the completed documents whose results another configuration made (pages opened are still extracted again)")
+	o.workers.AddFlags(fs)
 	o.llm.AddFlags(fs)
 	o.s3.AddFlags(fs)
 	o.s3.AddCacheFlags(fs)
@@ -78,9 +81,10 @@ func (o *processorOptions) config() (pipeline.Config, error) {
 	if o.maxFileMB < 1 {
 		errs = append(errs, fmt.Errorf("--max-file-mb must be at least 1"))
 	}
-	if c.MaxPages < 1 || c.MaxPagePixels < 1 || c.MaxAttempts < 1 {
-		errs = append(errs, fmt.Errorf("--max-pages, --max-page-pixels and --max-attempts must be positive"))
+	if c.MaxPages < 1 || c.MaxPagePixels < 1 || c.MaxAttempts < 1 || c.MaxImagePixels < 1 || c.MinOCRDPI < 1 {
+		errs = append(errs, fmt.Errorf("--max-pages, --max-page-pixels, --max-image-pixels, --min-ocr-dpi and --max-attempts must be positive"))
 	}
+	errs = append(errs, o.workers.check())
 	c.MaxFileBytes = o.maxFileMB << 20
 	return c, errors.Join(errs...)
 }
@@ -89,7 +93,8 @@ func (o *processorOptions) config() (pipeline.Config, error) {
 type app struct {
 	db   *store.DB
 	proc *pipeline.Processor
-	ocr  *tesseract.Engine
+	// pool runs MuPDF and Tesseract in worker processes.
+	pool *worker.Pool
 	// model is the LLM extractor; nil without one.
 	model *llm.Extractor
 	// outbox is the S3 uploader (its Stats show the backlog); nil without --s3-bucket.
@@ -105,8 +110,8 @@ func (a *app) Close() error {
 		_ = a.cluster.Close() // sends what the journal holds first
 	}
 	shutdownOutbox(a.outbox, a.log)
-	ocrErr := a.ocr.Close()
-	return errors.Join(a.db.Close(), ocrErr)
+	poolErr := a.pool.Close()
+	return errors.Join(a.db.Close(), poolErr)
 }
 
 // openApp opens the data directory and builds the processor; it does not start it.
@@ -140,31 +145,35 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 		db.Close()
 		return nil, err
 	}
-	deps := pipeline.Deps{}
-	if cluster != nil {
-		deps.Queue, deps.Cluster = cluster, cluster
-	}
-	// Two clients beyond the page workers: a page someone opens is read at once, even while
-	// the background keeps every page worker busy.
 	closeCluster := func() {
 		if cluster != nil {
 			cluster.Close()
 		}
 	}
-	ocr, err := tesseract.New(cfg.OCRLang, cfg.PageWorkers+2)
+	pool, err := o.workers.start(cfg, logger)
 	if err != nil {
 		closeCluster()
 		db.Close()
 		return nil, err
 	}
-	deps.DB, deps.Files, deps.Renderer, deps.OCR, deps.Logger = db, files, mupdf.Renderer{}, ocr, logger
-	deps.Extractor, deps.Splitter = ex.extractor, ex.splitter
+	deps := pipeline.Deps{
+		DB:     db,
+		Files:  files,
+		Reader: pool,
+		Logger: logger,
+
+		Extractor: ex.extractor,
+		Splitter:  ex.splitter,
+	}
+	if cluster != nil {
+		deps.Queue, deps.Cluster = cluster, cluster
+	}
 	proc, err := pipeline.New(cfg, deps)
 	if err == nil && outbox != nil {
 		err = outbox.Start(context.Background()) // stopped by Close
 	}
 	if err != nil {
-		ocr.Close()
+		pool.Close()
 		closeCluster()
 		db.Close()
 		return nil, err
@@ -174,11 +183,11 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 		cluster.SetBusy(func() int { return len(proc.ActiveDocuments()) })
 		cluster.Start(context.Background()) // stopped by Close
 	}
-	return &app{db: db, proc: proc, ocr: ocr, model: ex.model, outbox: outbox, cluster: cluster, log: logger}, nil
+	return &app{db: db, proc: proc, pool: pool, model: ex.model, outbox: outbox, cluster: cluster, log: logger}, nil
 }
 
 // extraStatus is state of optional parts for the processor status and metrics; nil when
 // none is configured.
 func (a *app) extraStatus() map[string]any {
-	return joinStatus(llmStatus(a.model), s3Status(a.outbox), redisStatus(a.cluster))
+	return joinStatus(llmStatus(a.model), s3Status(a.outbox), workerStatus(a.pool), redisStatus(a.cluster))
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -20,10 +21,11 @@ import (
 )
 
 type processOptions struct {
-	g        *globalOptions
-	proc     processorOptions
-	priority int
-	progress string
+	g            *globalOptions
+	proc         processorOptions
+	priority     int
+	progress     string
+	passwordFile string
 }
 
 func newProcessCommand(g *globalOptions) *cobra.Command {
@@ -50,12 +52,17 @@ results are cached there and an interrupted run resumes where it stopped.`,
 	o.proc.AddFlags(c.Flags())
 	c.Flags().IntVar(&o.priority, "priority", 1, "queue priority: 0 high, 1 normal, 2 low")
 	c.Flags().StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
+	c.Flags().StringVar(&o.passwordFile, "password-file", "", "file whose first line is the password of the encrypted PDFs given (kept in memory only)")
 	return c
 }
 
 func runProcess(ctx context.Context, o *processOptions, files []string, out, errOut io.Writer) error {
 	if o.priority < 0 || o.priority > int(store.MaxPriority) {
 		return fmt.Errorf("--priority %d: must be 0, 1 or 2", o.priority)
+	}
+	password, err := readPassword(o.passwordFile)
+	if err != nil {
+		return err
 	}
 	a, err := openApp(&o.proc, o.g.logger)
 	if err != nil {
@@ -67,7 +74,7 @@ func runProcess(ctx context.Context, o *processOptions, files []string, out, err
 	var ids []string
 	for i, f := range files {
 		results[i] = stage.Result{File: filepath.Base(f), Status: string(store.StatusFailed), Accounts: []stage.Account{}, Pages: []stage.PageResult{}}
-		id, err := submitFile(ctx, a, f, store.Priority(o.priority))
+		id, err := submitFile(ctx, a, f, store.Priority(o.priority), password)
 		if err != nil {
 			results[i].Error = err.Error()
 			continue
@@ -107,15 +114,28 @@ func runProcess(ctx context.Context, o *processOptions, files []string, out, err
 	return nil
 }
 
+// readPassword is the first line of the --password-file (none without one).
+func readPassword(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--password-file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSuffix(line, "\r"), nil
+}
+
 // submitFile queues one file. A document that failed before is given a fresh set of tries
 // (its cached pages are kept): asking to process it again is asking to try again.
-func submitFile(ctx context.Context, a *app, path string, prio store.Priority) (string, error) {
+func submitFile(ctx context.Context, a *app, path string, prio store.Priority, password string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	sub, err := a.proc.Submit(ctx, filepath.Base(path), f, pipeline.SubmitOptions{Priority: prio})
+	sub, err := a.proc.Submit(ctx, filepath.Base(path), f, pipeline.SubmitOptions{Priority: prio, Password: password})
 	if err != nil {
 		return "", err
 	}
@@ -143,37 +163,76 @@ func runDocuments(ctx context.Context, a *app, ids []string, progress string, er
 	return err
 }
 
-// waitForDocuments returns when every document has completed or failed.
+// waitForDocuments returns when every document has completed or failed. It reads the status
+// of the documents an event named (all of them at the start and every half second, in case
+// an event was dropped), so that its work per event does not grow with the number of
+// documents.
 func waitForDocuments(ctx context.Context, proc *pipeline.Processor, ids []string, bar *progressbar.ProgressBar) error {
 	events, unsubscribe := proc.Broker().Subscribe(256)
 	defer unsubscribe()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
+	progress := make(map[string]int, len(ids))
+	finished := make(map[string]bool, len(ids)) // completed or failed
+	sum, done := 0, 0
+	check := func(id string) error {
+		if finished[id] {
+			return nil
+		}
+		st, err := proc.Status(context.WithoutCancel(ctx), id)
+		if err != nil {
+			return err
+		}
+		p := st.Progress
+		if st.Status == string(store.StatusCompleted) || st.Status == string(store.StatusFailed) {
+			p = 100
+			finished[id] = true
+			done++
+		}
+		sum += p - progress[id]
+		progress[id] = p
+		return nil
+	}
+	mine := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		mine[id] = true
+	}
+	todo := ids
 	for {
-		done, sum := 0, 0
-		for _, id := range ids {
-			st, err := proc.Status(context.WithoutCancel(ctx), id)
-			if err != nil {
+		for _, id := range todo {
+			if err := check(id); err != nil {
 				return err
 			}
-			if st.Status == string(store.StatusCompleted) || st.Status == string(store.StatusFailed) {
-				done++
-				sum += 100
-				continue
-			}
-			sum += st.Progress
 		}
 		if bar != nil {
 			_ = bar.Set(sum)
 		}
-		if done == len(ids) {
+		if done == len(mine) {
 			return nil
 		}
+		todo = todo[:0:0]
 		select {
 		case <-ctx.Done():
 			return errors.New("interrupted: finished pages are kept in the data directory")
-		case <-events:
+		case e := <-events:
+			// This event and whatever else is waiting: one status read per document named.
+			named := map[string]bool{e.DocID: true}
+		drain:
+			for {
+				select {
+				case e := <-events:
+					named[e.DocID] = true
+				default:
+					break drain
+				}
+			}
+			for id := range named {
+				if mine[id] {
+					todo = append(todo, id)
+				}
+			}
 		case <-tick.C:
+			todo = ids
 		}
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/idp/idp/tesseract"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -26,10 +25,6 @@ var version = "dev"
 
 // Execute runs the command line and exits with its status.
 func Execute() {
-	if err := tesseract.ReexecWithOMPLimit(); err != nil {
-		fmt.Fprintln(os.Stderr, "idp:", err)
-		os.Exit(1)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := NewRootCommand()
@@ -63,14 +58,6 @@ func (o *globalOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 func (o *globalOptions) setupLogger(w io.Writer) error {
-	if w == os.Stderr {
-		// Log to a copy of the stderr descriptor: gosseract's Init points descriptor 2
-		// elsewhere for a moment whenever a Tesseract client is made, and a log line that
-		// another goroutine writes then would be lost.
-		if fd, err := syscall.Dup(int(os.Stderr.Fd())); err == nil {
-			w = os.NewFile(uintptr(fd), "stderr")
-		}
-	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
@@ -119,6 +106,7 @@ IDP_OCR_DPI, and so on. A flag on the command line wins over the environment.`,
 		newRestoreCommand(g),
 		newEvalCommand(g),
 		newVersionCommand(),
+		newWorkerCommand(),
 	)
 	return root
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/idp/idp/pipeline"
 	"github.com/idp/idp/store"
 	"github.com/idp/idp/store/s3/s3test"
+	"github.com/idp/idp/worker"
 )
 
 // dumpStates runs cache dump --remote and returns key -> state.
@@ -141,7 +142,8 @@ func TestS3InProcessorStatus(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.SetEnv(t)
 	o := &processorOptions{dataDir: t.TempDir(), maxFileMB: 10, cfg: pipeline.DefaultConfig(),
-		s3: s3Options{bucket: srv.Bucket, endpoint: srv.Endpoint, pathStyle: true, timeout: 5 * time.Second}}
+		s3:      s3Options{bucket: srv.Bucket, endpoint: srv.Endpoint, pathStyle: true, timeout: 5 * time.Second},
+		workers: workerOptions{maxMB: defaultWorkerMaxMB, recycle: defaultWorkerRecycle}}
 	o.cfg.PageWorkers = 1
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := openApp(o, logger)
@@ -159,11 +161,15 @@ func TestS3InProcessorStatus(t *testing.T) {
 	var body struct {
 		S3      store.UploaderStats `json:"s3"`
 		Pending *int                `json:"s3_outbox_pending"`
+		Workers worker.Stats        `json:"worker_processes"`
 	}
 	err = json.NewDecoder(resp.Body).Decode(&body)
 	resp.Body.Close()
 	if err != nil || body.S3.State != store.UploaderOK || body.Pending == nil || !strings.Contains(body.S3.Remote, srv.Bucket) {
 		t.Errorf("processor status: %+v, %v", body, err)
+	}
+	if body.Workers.Alive != 1 || body.Workers.Started != 1 || len(body.Workers.PIDs) != 1 {
+		t.Errorf("worker processes in the status: %+v; want the one started with the pool", body.Workers)
 	}
 	resp, err = http.Get(api.URL + "/metrics")
 	if err != nil {
@@ -171,7 +177,7 @@ func TestS3InProcessorStatus(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, name := range []string{"s3_outbox_pending", "s3_outbox_oldest_age_seconds", "s3_forbidden"} {
+	for _, name := range []string{"s3_outbox_pending", "s3_outbox_oldest_age_seconds", "s3_forbidden", "worker_alive", "worker_died"} {
 		if !strings.Contains(string(metrics), `idp_extra{name="`+name+`"}`) {
 			t.Errorf("/metrics lacks %s", name)
 		}

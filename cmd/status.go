@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,12 +12,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/idp/idp/mupdf"
 	"github.com/idp/idp/pipeline"
 	"github.com/idp/idp/rules"
 	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
-	"github.com/idp/idp/tesseract"
 )
 
 type statusOptions struct {
@@ -93,21 +90,26 @@ func runStatus(ctx context.Context, o *statusOptions, doc string, out io.Writer)
 }
 
 // offlineProcessor is a processor over db that is never started: it answers from what is
-// stored, and deletes (retention). Nothing is recognised or extracted with it.
+// stored, and deletes (retention). Nothing is read, recognised or extracted with it.
 func offlineProcessor(db *store.DB, dataDir string, cfg pipeline.Config, logger *slog.Logger) (*pipeline.Processor, error) {
 	return pipeline.New(cfg, pipeline.Deps{
-		DB: db, Files: store.NewDirBlob(dataDir), Renderer: mupdf.Renderer{}, OCR: offlineOCR{},
+		DB: db, Files: store.NewDirBlob(dataDir), Reader: offlineReader{},
 		Splitter: rules.Splitter{}, Extractor: rules.Extractor{}, Logger: logger,
 	})
 }
 
-// offlineOCR stands in for Tesseract where nothing is recognised, only versions compared.
-type offlineOCR struct{}
+// offlineReader stands in for the worker pool where nothing is read, only versions compared.
+type offlineReader struct{}
 
-func (offlineOCR) Recognize(context.Context, *image.Gray, int) (stage.OCRPage, error) {
-	return stage.OCRPage{}, errors.New("no OCR in an offline status")
+var errOffline = errors.New("no reading in an offline status")
+
+func (offlineReader) Inspect(context.Context, stage.Doc, stage.InspectOptions) (stage.DocInfo, error) {
+	return stage.DocInfo{}, errOffline
 }
-func (offlineOCR) Version() string {
-	return tesseract.Version(pipeline.DefaultConfig().OCRLang)
+func (offlineReader) ReadPage(context.Context, stage.Doc, stage.PageRequest) (stage.PageText, error) {
+	return stage.PageText{}, errOffline
 }
-func (offlineOCR) Close() error { return nil }
+func (offlineReader) RenderPNG(context.Context, stage.Doc, stage.PageRequest) ([]byte, error) {
+	return nil, errOffline
+}
+func (offlineReader) Version() string { return engines().Version(pipeline.DefaultConfig().OCRLang) }

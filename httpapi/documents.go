@@ -44,6 +44,11 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts := pipeline.SubmitOptions{AutoPriority: true}
+	if r.URL.Query().Has("password") {
+		// A query string ends up in proxies' and browsers' logs.
+		replyError(w, http.StatusBadRequest, "send the password as a form field, not in the URL")
+		return
+	}
 	if v := r.URL.Query().Get("priority"); v != "" {
 		if opts, err = priorityOption(v); err != nil {
 			replyError(w, http.StatusBadRequest, err.Error())
@@ -67,12 +72,19 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if part.FileName() == "" {
-			if part.FormName() == "priority" {
+			switch part.FormName() {
+			case "priority":
 				v, _ := io.ReadAll(io.LimitReader(part, 16))
+				password := opts.Password
 				if opts, err = priorityOption(string(v)); err != nil {
 					replyError(w, http.StatusBadRequest, err.Error())
 					return
 				}
+				opts.Password = password
+			case "password":
+				// For the encrypted PDFs that follow; kept in memory only, never echoed.
+				v, _ := io.ReadAll(io.LimitReader(part, maxPassword))
+				opts.Password = string(v)
 			}
 			part.Close()
 			continue
@@ -246,10 +258,27 @@ func (s *server) pageImage(w http.ResponseWriter, r *http.Request, id string) er
 	return nil
 }
 
+// maxPassword bounds a password form field.
+const maxPassword = 1024
+
 // reprocess drops cached results (all, or ?from_stage=NAME onwards) and queues the document
-// at the front of high priority.
+// at the front of high priority. A form field "password" in the body opens an encrypted PDF
+// (kept in memory only, never echoed).
 func (s *server) reprocess(w http.ResponseWriter, r *http.Request, id string) error {
 	from := r.URL.Query().Get("from_stage")
+	if r.URL.Query().Has("password") {
+		return fmt.Errorf("%w: send the password as a form field, not in the URL", errBadRequest)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if password := r.PostFormValue("password"); password != "" {
+		if len(password) > maxPassword {
+			return fmt.Errorf("%w: the password is longer than %d bytes", errBadRequest, maxPassword)
+		}
+		if _, err := s.Processor.Status(r.Context(), id); err != nil {
+			return err
+		}
+		s.Processor.SetPassword(id, password)
+	}
 	if err := s.Processor.Reprocess(r.Context(), id, from); err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ var (
 	mDocs       = prometheus.NewDesc("idp_documents", "Documents in the database, by status.", []string{"status"}, nil)
 	mProcessed  = prometheus.NewDesc("idp_documents_processed_total", "Tries that ended, by result, since start.", []string{"result"}, nil)
 	mPages      = prometheus.NewDesc("idp_pages_total", "Pages by stage and outcome (done, cached, failed) since start.", []string{"stage", "outcome"}, nil)
-	mSources    = prometheus.NewDesc("idp_pages_read_total", "Pages read in stage 1, by source (text_layer, ocr), since start.", []string{"source"}, nil)
+	mSources    = prometheus.NewDesc("idp_pages_read_total", "Pages read in stage 1, by source (text_layer, ocr, blank: rendered, found blank, not OCR'd), since start.", []string{"source"}, nil)
 	mStage      = prometheus.NewDesc("idp_stage_duration_seconds", "Time a stage took for one document.", []string{"stage"}, nil)
 	mCacheHit   = prometheus.NewDesc("idp_cache_hits_total", "Stage results served from the cache since start.", nil, nil)
 	mCacheMiss  = prometheus.NewDesc("idp_cache_misses_total", "Stage results not in the cache (or stale) since start.", nil, nil)
@@ -108,6 +108,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(mSources, float64(t.TextLayerPages), stage.SourceTextLayer)
 	counter(mSources, float64(t.OCRPages), stage.SourceOCR)
+	counter(mSources, float64(t.BlankPages), "blank")
 	counter(mCacheHit, float64(t.CacheHits))
 	counter(mCacheMiss, float64(t.CacheMisses))
 	gauge(mUptime, st.UptimeSeconds)

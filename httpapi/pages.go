@@ -26,6 +26,12 @@ func pageReply(pd pipeline.PageData, extra map[string]any) map[string]any {
 	if len(pd.Flags) > 0 {
 		out["flags"] = pd.Flags
 	}
+	if pd.Blank {
+		out["blank"] = true
+	}
+	if pd.Error != "" {
+		out["error"] = pd.Error
+	}
 	for k, v := range extra {
 		out[k] = v
 	}

@@ -32,18 +32,10 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// TestWebUI drives the embedded UI in real headless Chromium: it gives the API token when
-// asked, uploads a generated packet, waits for progress to reach completed, opens a page of
-// the first account and reads its Account_Number on screen, and saves a screenshot
-// ($IDP_UI_SCREENSHOT, or idp-ui.png in the temporary directory).
-func TestWebUI(t *testing.T) {
-	bin := chromium(t)
-	ts := newServer(t, serverOpts{start: true, token: "ui-token"})
-	p := packet(t, 8)
-	file := filepath.Join(t.TempDir(), "statement-packet.pdf")
-	if err := os.WriteFile(file, p.PDF, 0o644); err != nil {
-		t.Fatal(err)
-	}
+// browser starts headless Chromium (bin) for a test: its context ends after timeout or with
+// the test.
+func browser(t *testing.T, bin string, timeout time.Duration) context.Context {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
 		chromedp.NoSandbox,
@@ -57,11 +49,29 @@ func TestWebUI(t *testing.T) {
 		chromedp.Flag("disable-sync", true),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancelTimeout()
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancel()
+		cancelAlloc()
+	})
+	return ctx
+}
+
+// TestWebUI drives the embedded UI in real headless Chromium: it gives the API token when
+// asked, uploads a generated packet, waits for progress to reach completed, opens a page of
+// the first account and reads its Account_Number on screen, and saves a screenshot
+// ($IDP_UI_SCREENSHOT, or idp-ui.png in the temporary directory).
+func TestWebUI(t *testing.T) {
+	bin := chromium(t)
+	ts := newServer(t, serverOpts{start: true, token: "ui-token"})
+	p := packet(t, 8)
+	file := filepath.Join(t.TempDir(), "statement-packet.pdf")
+	if err := os.WriteFile(file, p.PDF, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t, bin, 3*time.Minute)
 
 	page := p.Truth.Accounts[0].Pages[0]
 	want := p.Truth.Accounts[0].AccountNumber

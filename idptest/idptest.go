@@ -1,8 +1,9 @@
-// Package idptest is what the tests of several packages share: TestMain's start under the
-// OpenMP limit, a processor over a fresh data directory with the real engines (MuPDF,
-// Tesseract, the rules), a log buffer that is safe for concurrent writes, and packet
+// Package idptest is what the tests of several packages share: TestMain (which also runs the
+// test binary as a worker process when the pool starts it as one), a pool of real worker
+// processes running MuPDF and Tesseract, a processor over a fresh data directory with that
+// pool and the rules, a log buffer that is safe for concurrent writes, and packet
 // generation. It is imported by tests only, and imports what it puts together: pipeline,
-// store, the engines and the generator.
+// store, worker, the engines and the generator.
 package idptest
 
 import (
@@ -22,19 +23,81 @@ import (
 	"github.com/idp/idp/mupdf"
 	"github.com/idp/idp/pipeline"
 	"github.com/idp/idp/rules"
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 	"github.com/idp/idp/tesseract"
 	"github.com/idp/idp/testdata/gen"
+	"github.com/idp/idp/worker"
 )
 
-// Main is TestMain for packages whose tests OCR: it restarts the test binary with
-// OMP_THREAD_LIMIT=1 (tesseract.ReexecWithOMPLimit), then runs the tests.
+// Main is TestMain for packages whose tests run worker processes. Started by a pool (with
+// worker.ChildEnv set), the test binary is a worker process: it serves the pool over its
+// pipes with MuPDF and Tesseract and exits, running no test. Otherwise it restarts with
+// OMP_THREAD_LIMIT=1 (tesseract.ReexecWithOMPLimit) and runs the tests, or, with
+// InProcessEnv set, processes that file with the engines in process (benchmarks).
 func Main(m *testing.M) {
+	if os.Getenv(worker.ChildEnv) != "" {
+		mupdf.SetStoreLimit(16) // as `idp worker` does
+		if err := worker.RunChild(Engines()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if err := tesseract.ReexecWithOMPLimit(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	if file := os.Getenv(InProcessEnv); file != "" {
+		if err := runInProcess(file); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
+}
+
+// Engines are the engines of a test binary running as a worker: what `idp worker` runs.
+func Engines() worker.Engines {
+	return worker.Engines{
+		Renderer:   mupdf.Renderer{},
+		NewOCR:     func(lang string) (stage.OCREngine, error) { return tesseract.New(lang, 1) },
+		OCRVersion: tesseract.Version,
+		Trim:       tesseract.TrimMemory,
+	}
+}
+
+// NewPool starts a pool of worker processes running this test binary (its TestMain must be
+// Main), closed when the test ends. Zero fields of cfg take a test's defaults: the page
+// slots of this machine, English, a 2-minute page limit.
+func NewPool(t testing.TB, cfg worker.Config) *worker.Pool {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Command == nil {
+		cfg.Command = []string{exe}
+	}
+	if cfg.Size == 0 {
+		cfg.Size = runtime.NumCPU() + 1
+	}
+	if cfg.Lang == "" {
+		cfg.Lang = "eng"
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 2 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	pool, err := worker.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	return pool
 }
 
 // LogBuffer collects log output from many goroutines.
@@ -64,20 +127,23 @@ func Tail(s string, lines int) string {
 	return strings.Join(ls, "\n")
 }
 
-// Env is a processor over a data directory with the real engines.
+// Env is a processor over a data directory with the real engines in worker processes.
 type Env struct {
 	Dir  string
 	DB   *store.DB
 	Proc *pipeline.Processor
-	OCR  *tesseract.Engine
+	// Pool is the worker pool NewEnv started; nil when deps gave the Reader.
+	Pool *worker.Pool
 	Logs *LogBuffer
 
 	closeOnce sync.Once
 }
 
-// NewEnv opens a processor on dir (a new temporary directory when empty) with MuPDF,
-// Tesseract and the rules; deps may replace parts. Its log goes to Env.Logs, and its tail is
-// shown when the test fails. The test closes it at its end.
+// NewEnv opens a processor on dir (a new temporary directory when empty) with a pool of
+// worker processes (MuPDF and Tesseract, one per page slot plus one, cfg's page time limit)
+// and the rules; deps may replace parts (a Reader it sets replaces the pool). Its log, and the
+// pool's, go to Env.Logs, whose tail is shown when the test fails. The test closes it at its
+// end.
 func NewEnv(t testing.TB, dir string, cfg pipeline.Config, deps func(*pipeline.Deps)) *Env {
 	t.Helper()
 	if dir == "" {
@@ -90,28 +156,28 @@ func NewEnv(t testing.TB, dir string, cfg pipeline.Config, deps func(*pipeline.D
 	if cfg.PageWorkers == 0 {
 		cfg.PageWorkers = runtime.NumCPU()
 	}
-	ocr, err := tesseract.New("eng", cfg.PageWorkers)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &LogBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d := pipeline.Deps{
 		DB:        db,
 		Files:     store.NewDirBlob(dir),
-		Renderer:  mupdf.Renderer{},
-		OCR:       ocr,
 		Splitter:  rules.Splitter{},
 		Extractor: rules.Extractor{},
-		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:    logger,
 	}
 	if deps != nil {
 		deps(&d)
+	}
+	var pool *worker.Pool
+	if d.Reader == nil {
+		pool = NewPool(t, worker.Config{Size: cfg.PageWorkers + 1, Timeout: cfg.PageTimeout, Logger: logger})
+		d.Reader = pool
 	}
 	proc, err := pipeline.New(cfg, d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Env{Dir: dir, DB: db, Proc: proc, OCR: ocr, Logs: logs}
+	e := &Env{Dir: dir, DB: db, Proc: proc, Pool: pool, Logs: logs}
 	t.Cleanup(func() {
 		e.Close()
 		if t.Failed() {
@@ -125,7 +191,9 @@ func NewEnv(t testing.TB, dir string, cfg pipeline.Config, deps func(*pipeline.D
 func (e *Env) Close() {
 	e.closeOnce.Do(func() {
 		e.Proc.Stop()
-		e.OCR.Close()
+		if e.Pool != nil {
+			e.Pool.Close()
+		}
 		e.DB.Close()
 	})
 }

@@ -1,6 +1,8 @@
-// Package mupdf is the MuPDF engine through go-fitz (cgo): it opens PDFs, reads their text
-// layer with positions, and renders pages. It implements stage.Renderer and imports nothing
-// of idp but stage.
+// Package mupdf is the MuPDF engine through go-fitz (cgo): it opens PDFs (with a password
+// when they are encrypted), reads their text layer with positions, reads the declared size of
+// a page's images, and renders pages in gray. It implements stage.Renderer and imports
+// nothing of idp but stage. It runs in the worker processes (package worker), never in the
+// server.
 package mupdf
 
 import (
@@ -30,9 +32,14 @@ var _ stage.Renderer = Renderer{}
 // Version implements stage.Renderer.
 func (Renderer) Version() string { return "mupdf-" + fitz.FzVersion }
 
-// Open implements stage.Renderer.
-func (Renderer) Open(path string) (stage.PDF, error) {
+// Open implements stage.Renderer. A PDF with only an owner password (permissions, no
+// password to open it) opens without one.
+func (Renderer) Open(path, password string) (stage.PDF, error) {
 	d, err := fitz.New(path)
+	if errors.Is(err, fitz.ErrNeedsPassword) {
+		// go-fitz hands back the open document; it waits for the password.
+		err = authenticate(d, password)
+	}
 	if err != nil {
 		if d != nil {
 			// go-fitz hands back the half-made document (its MuPDF context at least) on
@@ -40,19 +47,39 @@ func (Renderer) Open(path string) (stage.PDF, error) {
 			d.Close()
 		}
 		switch {
-		case errors.Is(err, fitz.ErrNeedsPassword):
-			return nil, stage.ErrEncrypted
+		case errors.Is(err, stage.ErrEncrypted):
+			return nil, err
 		case errors.Is(err, fitz.ErrNoSuchFile):
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		default:
 			return nil, fmt.Errorf("%w (MuPDF: %v)", stage.ErrCorruptPDF, err)
 		}
 	}
-	return &fitzPDF{d: d, pages: d.NumPage()}, nil
+	h, err := handlesOf(d)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return &fitzPDF{d: d, h: h, pages: d.NumPage()}, nil
+}
+
+func authenticate(d *fitz.Document, password string) error {
+	if password == "" {
+		return stage.ErrPasswordNeeded
+	}
+	h, err := handlesOf(d)
+	if err != nil {
+		return err
+	}
+	if !h.authenticate(password) {
+		return stage.ErrPasswordWrong
+	}
+	return nil
 }
 
 type fitzPDF struct {
 	d     *fitz.Document
+	h     handles
 	pages int
 }
 
@@ -283,21 +310,34 @@ func trimBase64(s string) string {
 	return s[:len(s)/4*4]
 }
 
+// RenderGray draws the page straight into 8-bit gray: a quarter of the memory of go-fitz's
+// RGBA image, and no copy.
 func (p *fitzPDF) RenderGray(n int, dpi int) (*image.Gray, error) {
 	if err := p.check(n); err != nil {
 		return nil, err
 	}
-	rgba, err := p.d.ImageDPI(n, float64(dpi))
+	box, err := p.h.pageBox(n, float64(dpi))
 	if err != nil {
-		return nil, fmt.Errorf("render page %d: %w", n, err)
+		return nil, err
 	}
-	b := rgba.Bounds()
-	g := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
-	for i := range g.Pix {
-		px := rgba.Pix[i*4 : i*4+3 : i*4+3]
-		g.Pix[i] = uint8((299*uint32(px[0]) + 587*uint32(px[1]) + 114*uint32(px[2])) / 1000)
-	}
-	return g, nil
+	return p.h.renderGray(n, float64(dpi), box)
 }
 
+func (p *fitzPDF) LargestImage(n int) (float64, float64, error) {
+	if err := p.check(n); err != nil {
+		return 0, 0, err
+	}
+	return p.h.largestImage(n)
+}
+
+func (p *fitzPDF) Repaired() bool { return p.h.repaired() }
+
 func (p *fitzPDF) Close() error { return p.d.Close() }
+
+// SetStoreLimit bounds MuPDF's cache of decoded fonts and images, per open document, at mb
+// MiB (go-fitz's default is 256). A worker process calls it once, before it opens anything.
+func SetStoreLimit(mb int) {
+	if mb > 0 {
+		fitz.MaxStore = mb << 20
+	}
+}

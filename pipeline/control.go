@@ -88,6 +88,14 @@ func (p *Processor) cancelActive(id string) {
 	<-a.done
 }
 
+// SetPassword gives the password of an encrypted document, for its next run (a reprocess
+// after "encrypted: a password is needed"). It is kept in memory only, while the process
+// runs: never in the database, the bucket or a log.
+func (p *Processor) SetPassword(id, password string) {
+	p.keys.set(id, password)
+	p.plans.forget(id)
+}
+
 // Delete removes a document: its running try, its queue entry, its records and cache, its
 // original file and rendered page images.
 func (p *Processor) Delete(ctx context.Context, id string) error {
@@ -125,6 +133,8 @@ func (p *Processor) remove(ctx context.Context, id string, check func(tx *store.
 	if err != nil {
 		return false, err
 	}
+	p.keys.forget(id)
+	p.plans.forget(id)
 	p.publish(Event{Type: EventDeleted, DocID: id})
 	var errs []error
 	if err := p.files.Delete(ctx, store.OriginalKey(id)); err != nil {
@@ -145,6 +155,7 @@ func (p *Processor) Reprocess(ctx context.Context, id, from string) error {
 	}
 	p.adopt(ctx, id)
 	p.cancelActive(id)
+	p.plans.forget(id)
 	err := ResetDocument(ctx, p.db, p.queue, id, from)
 	if err != nil {
 		return err
@@ -194,6 +205,9 @@ func ResetDocument(ctx context.Context, db *store.DB, q store.Queue, id, from st
 		d.Attempts = 0
 		d.Error = ""
 		d.Stage = ""
+		if first == 0 {
+			d.Warnings, d.FailedPages = nil, nil
+		}
 		d.FinishedAt = nil
 		d.Priority = store.PriorityHigh
 		if err := tx.PutDocument(&d); err != nil {

@@ -23,6 +23,8 @@ type CountersSnapshot struct {
 	CacheMisses    int64                       `json:"cache_misses"`
 	OCRPages       int64                       `json:"ocr_pages"`
 	TextLayerPages int64                       `json:"text_layer_pages"`
+	// BlankPages were rendered, found blank and not OCR'd.
+	BlankPages int64 `json:"blank_pages"`
 
 	// Tokens spent by a model extractor on the pages extracted since start.
 	PromptTokens     int64 `json:"prompt_tokens"`
@@ -85,11 +87,16 @@ func (c *counters) cache(hit bool) {
 	})
 }
 
-func (c *counters) source(src string) {
+// source counts a page read in stage 1 by where its text came from; blank is a page found
+// blank.
+func (c *counters) source(src string, blank bool) {
 	c.update(func(s *CountersSnapshot) {
-		if src == stage.SourceOCR {
+		switch {
+		case blank:
+			s.BlankPages++
+		case src == stage.SourceOCR:
 			s.OCRPages++
-		} else {
+		default:
 			s.TextLayerPages++
 		}
 	})

@@ -5,7 +5,8 @@
 // waits for (a page's data, text or image now); priorities; results, status, events and
 // counters.
 //
-// It reaches the engines only through the interfaces of stage (Renderer, OCREngine,
-// AccountSplitter, Extractor) and keeps everything in store; it imports no engine, so it
-// links neither MuPDF, Tesseract nor an LLM client. cmd wires the concrete parts.
+// It reaches the engines only through the interfaces of stage (Reader, the C engines in worker
+// processes; AccountSplitter; Extractor) and keeps everything in store; it imports no engine,
+// so it links neither MuPDF, Tesseract nor an LLM client. cmd wires the concrete parts. A page
+// that fails alone (stage.PageError) is quarantined; the document goes on.
 package pipeline

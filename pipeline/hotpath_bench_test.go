@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -18,6 +19,7 @@ import (
 	"github.com/idp/idp/idptest"
 	"github.com/idp/idp/mupdf"
 	"github.com/idp/idp/pipeline"
+	"github.com/idp/idp/stage"
 	"github.com/idp/idp/store"
 	"github.com/idp/idp/tesseract"
 	"github.com/idp/idp/testdata/gen"
@@ -47,7 +49,7 @@ func BenchmarkSmallDocuments(b *testing.B) {
 		}
 		files, pdfs = append(files, f), append(pdfs, p.PDF)
 	}
-	var idpTime, anchorTime time.Duration
+	var idpTime, inProcTime, anchorTime time.Duration
 	b.ResetTimer()
 	for range b.N {
 		t0 := time.Now()
@@ -62,15 +64,18 @@ func BenchmarkSmallDocuments(b *testing.B) {
 		}
 		anchorTime += time.Since(t0)
 		idpTime += drainDocuments(b, pdfs, pipeline.Config{})
+		inProcTime += drainInProcess(b, pdfs, pipeline.Config{})
 	}
 	idpRate := float64(n*b.N) / idpTime.Seconds()
+	inProcRate := float64(n*b.N) / inProcTime.Seconds()
 	anchorRate := float64(n*b.N) / anchorTime.Seconds()
 	b.ReportMetric(idpRate, "idp_docs/s")
+	b.ReportMetric(inProcRate, "in_process_docs/s")
 	b.ReportMetric(anchorRate, "pdftotext_docs/s")
 	b.ReportMetric(idpRate/anchorRate, "ratio")
 	b.ReportMetric(0, "ns/op")
-	b.Logf("%d one-page documents, default configuration: idp %.1f documents/s; pdftotext -layout per file, 2 at a time: %.1f documents/s; ratio %.2f",
-		n, idpRate, anchorRate, idpRate/anchorRate)
+	b.Logf("%d one-page documents, default configuration: idp %.1f documents/s (engines in process: %.1f, ratio %.2f); pdftotext -layout per file, 2 at a time: %.1f documents/s; ratio %.2f",
+		n, idpRate, inProcRate, idpRate/inProcRate, anchorRate, idpRate/anchorRate)
 }
 
 // BenchmarkTextPacket measures idp's pages per second on one born-digital packet of at least
@@ -84,7 +89,7 @@ func BenchmarkTextPacket(b *testing.B) {
 	mutool, pdftotext := lookTool(b, "mutool"), lookTool(b, "pdftotext")
 	p, file := packetFile(b, gen.Options{Seed: 104, Accounts: 4, MinPages: 200})
 	n := p.Truth.TotalPages
-	var idpTime, mutoolTime, popplerTime time.Duration
+	var idpTime, inProcTime, mutoolTime, popplerTime time.Duration
 	b.ResetTimer()
 	for range b.N {
 		t0 := time.Now()
@@ -98,8 +103,11 @@ func BenchmarkTextPacket(b *testing.B) {
 		}
 		popplerTime += time.Since(t1)
 		idpTime += drainDocuments(b, [][]byte{p.PDF}, pipeline.Config{})
+		inProcTime += drainInProcess(b, [][]byte{p.PDF}, pipeline.Config{})
 	}
 	rate := func(d time.Duration) float64 { return float64(n*b.N) / d.Seconds() }
+	b.Logf("%d-page born-digital packet, engines in process: %.0f pages/s; in worker processes %.2f of that", n, rate(inProcTime), rate(idpTime)/rate(inProcTime))
+	b.ReportMetric(rate(inProcTime), "in_process_pages/s")
 	b.ReportMetric(rate(idpTime), "idp_pages/s")
 	b.ReportMetric(rate(mutoolTime), "mutool_stext_pages/s")
 	b.ReportMetric(rate(popplerTime), "pdftotext_pages/s")
@@ -119,10 +127,23 @@ func drainDocuments(b *testing.B, pdfs [][]byte, cfg pipeline.Config) time.Durat
 // queued there stay queued. done, when not nil, is given the processor and the documents'
 // ids once they are completed.
 func drainDocumentsIn(b *testing.B, dir string, pdfs [][]byte, cfg pipeline.Config, done func(e *idptest.Env, ids []string)) time.Duration {
+	return drainWith(b, dir, pdfs, cfg, done, nil)
+}
+
+// drainInProcess is drainDocuments with the engines in this process instead of the worker
+// processes: the difference is what the pipes cost.
+func drainInProcess(b *testing.B, pdfs [][]byte, cfg pipeline.Config) time.Duration {
+	return drainWith(b, "", pdfs, cfg, nil, idptest.NewInProcess(runtime.NumCPU()+1, "eng"))
+}
+
+func drainWith(b *testing.B, dir string, pdfs [][]byte, cfg pipeline.Config, done func(e *idptest.Env, ids []string), reader stage.Reader) time.Duration {
 	b.Helper()
 	// Logged as idp serve logs by default (text, info): the cost of the log lines counts.
 	e := idptest.NewEnv(b, dir, cfg, func(d *pipeline.Deps) {
 		d.Logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		if reader != nil {
+			d.Reader = reader
+		}
 	})
 	defer e.Close()
 	ids := make([]string, len(pdfs))
@@ -337,7 +358,7 @@ func ocrCPU(b *testing.B, pdfs [][]byte, dpi int) time.Duration {
 		if err := os.WriteFile(file, data, 0o644); err != nil {
 			b.Fatal(err)
 		}
-		pdf, err := mupdf.Renderer{}.Open(file)
+		pdf, err := mupdf.Renderer{}.Open(file, "")
 		if err != nil {
 			b.Fatal(err)
 		}

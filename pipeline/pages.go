@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image/png"
 	"io"
 	"strconv"
 
@@ -24,19 +23,15 @@ func (p *Processor) pageCount(ctx context.Context, d store.Document) (int, error
 	if d.Pages > 0 {
 		return d.Pages, nil
 	}
-	path, err := p.OriginalPath(ctx, d.ID) // fetched from S3 when only there
-	if err != nil {
-		return 0, err
-	}
-	n, err := p.checkLimits(d.ID, path)
+	_, pl, err := p.plan(ctx, d.ID)
 	if err != nil {
 		return 0, err
 	}
 	err = p.db.Update(ctx, func(tx *store.Tx) error {
-		_, err := tx.UpdateDocument(d.ID, func(d *store.Document) error { d.Pages = n; return nil })
+		_, err := tx.UpdateDocument(d.ID, func(d *store.Document) error { d.Pages = pl.pages; return nil })
 		return err
 	})
-	return n, err
+	return pl.pages, err
 }
 
 func (p *Processor) document(ctx context.Context, id string) (store.Document, error) {
@@ -96,14 +91,16 @@ func (p *Processor) ExtractPage(ctx context.Context, id string, page int) (PageN
 	}
 	// Not analysed yet: read the page alone; the account is the number it prints, if any.
 	m := stage.PageMap{Page: page, AccountIndex: -1, AccountNumber: p.splitter.PageAccount(pt)}
-	res, err := p.extractShared(ctx, id, page, pt, m)
-	if err != nil {
-		return PageNow{}, err
+	res := stage.Extraction{Fields: stage.Fields{}, Extractor: "none"}
+	if !pt.Blank && pt.Error == "" {
+		if res, err = p.extractShared(ctx, id, page, pt, m); err != nil {
+			return PageNow{}, err
+		}
 	}
 	return PageNow{Provisional: true, PageData: PageData{
 		Page: page, AccountIndex: -1, AccountNumber: m.AccountNumber, Source: pt.Source, Data: res.Fields,
 		ExtractionTime: p.now().Unix(), Extractor: res.Extractor, PromptTokens: res.PromptTokens,
-		CompletionTokens: res.CompletionTokens, Flags: res.Flags,
+		CompletionTokens: res.CompletionTokens, Flags: res.Flags, Blank: pt.Blank, Error: pt.Error,
 	}}, nil
 }
 
@@ -125,7 +122,11 @@ func (p *Processor) pageText(ctx context.Context, id string, page int) (stage.Pa
 	if err == nil {
 		return pt, nil
 	}
-	pt, err = p.readShared(ctx, id, page)
+	_, plan, err := p.plan(ctx, id)
+	if err != nil {
+		return pt, err
+	}
+	pt, err = p.readPage(ctx, id, page, plan)
 	if err != nil {
 		return pt, err
 	}
@@ -135,23 +136,34 @@ func (p *Processor) pageText(ctx context.Context, id string, page int) (stage.Pa
 	return pt, err
 }
 
-// readShared reads one page's text (render and OCR when needed), once for every concurrent
-// caller: the background stage and people opening the page.
-func (p *Processor) readShared(ctx context.Context, id string, page int) (stage.PageText, error) {
-	if _, err := p.OriginalPath(ctx, id); err != nil { // fetched from S3 when only there
+// readPage reads one page's text (in a worker: render and OCR when needed), once for every
+// concurrent caller: the background stage and people opening the page. A page that fails
+// alone (refused by the plan, or a *stage.PageError from the worker: MuPDF cannot draw it,
+// it stopped two workers) comes back quarantined: with its Error, and no error.
+func (p *Processor) readPage(ctx context.Context, id string, page int, plan docPlan) (stage.PageText, error) {
+	pt, err := p.readShared(ctx, id, page, plan)
+	var pe *stage.PageError
+	if errors.As(err, &pe) {
+		return stage.PageText{Page: page, Error: pe.Reason}, nil
+	}
+	return pt, err
+}
+
+func (p *Processor) readShared(ctx context.Context, id string, page int, plan docPlan) (stage.PageText, error) {
+	if page < 0 || page >= plan.pages {
+		return stage.PageText{}, fmt.Errorf("page %d of a %d-page document: %w", page, plan.pages, ErrPageRange)
+	}
+	if why, ok := plan.refused[page]; ok {
+		return stage.PageText{Page: page}, &stage.PageError{Page: page, Reason: why}
+	}
+	path, err := p.OriginalPath(ctx, id) // fetched from S3 when only there
+	if err != nil {
 		return stage.PageText{}, err
 	}
+	req := stage.PageRequest{Page: page, DPI: plan.dpi[page], MaxImagePixels: p.cfg.MaxImagePixels}
 	return shared(ctx, p, "ocr/"+id+"/"+strconv.Itoa(page), func(ctx context.Context) (stage.PageText, error) {
-		return runPage(ctx, p.cfg.PageTimeout, page, func() (stage.PageText, error) {
-			path := p.files.Path(store.OriginalKey(id))
-			pdf, err := p.pdfs.get(p.renderer, path)
-			if err != nil {
-				return stage.PageText{}, err
-			}
-			pt, err := stage.ReadPage(ctx, pdf, page, p.ocr, p.cfg.OCRDPI)
-			p.pdfs.put(path, pdf, err == nil && pt.Source == stage.SourceTextLayer)
-			return pt, err
-		})
+		// The worker pool holds the time limit: a page past it has its worker killed.
+		return p.reader.ReadPage(ctx, p.docRef(id, path), req)
 	})
 }
 
@@ -185,7 +197,8 @@ func (p *Processor) extractShared(ctx context.Context, id string, page int, pt s
 	})
 }
 
-// PageImage is page n rendered as a PNG at dpi (gray), cached in the data directory.
+// PageImage is page n rendered as a PNG at dpi (gray), cached in the data directory. A page
+// too large for --max-page-pixels at dpi is drawn at the highest resolution that fits.
 func (p *Processor) PageImage(ctx context.Context, id string, page, dpi int) ([]byte, error) {
 	d, err := p.document(ctx, id)
 	if err != nil {
@@ -203,26 +216,20 @@ func (p *Processor) PageImage(ctx context.Context, id string, page, dpi int) ([]
 		defer rc.Close()
 		return io.ReadAll(rc)
 	}
-	if _, err := p.OriginalPath(ctx, id); err != nil { // fetched from S3 when only there
+	path, plan, err := p.plan(ctx, id)
+	if err != nil {
 		return nil, err
 	}
+	if why, ok := plan.refused[page]; ok {
+		return nil, &stage.PageError{Page: page, Reason: why}
+	}
+	sz := plan.sizes[page]
+	draw, ok := fitDPI(sz.W/72, sz.H/72, dpi, 1, p.cfg.MaxPagePixels)
+	if !ok {
+		return nil, &stage.PageError{Page: page, Reason: "it is too large to draw under --max-page-pixels"}
+	}
 	b, err := shared(ctx, p, key, func(ctx context.Context) ([]byte, error) {
-		return runPage(ctx, p.cfg.PageTimeout, page, func() ([]byte, error) {
-			pdf, err := p.renderer.Open(p.files.Path(store.OriginalKey(id)))
-			if err != nil {
-				return nil, err
-			}
-			defer pdf.Close()
-			img, err := pdf.RenderGray(page, dpi)
-			if err != nil {
-				return nil, err
-			}
-			var buf bytes.Buffer
-			if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, img); err != nil {
-				return nil, err
-			}
-			return buf.Bytes(), nil
-		})
+		return p.reader.RenderPNG(ctx, p.docRef(id, path), stage.PageRequest{Page: page, DPI: draw, MaxImagePixels: p.cfg.MaxImagePixels})
 	})
 	if err != nil {
 		return nil, err

@@ -90,10 +90,10 @@ func (p *Processor) forPagesIn(slots chan struct{}, ctx, soft context.Context, p
 	return nil
 }
 
-// runPage runs one page's work with a time limit. MuPDF and Tesseract cannot be interrupted
-// from Go, so a page past its limit is abandoned: its goroutine finishes in the background
-// and its result is dropped, and the page fails for good (a page that slow is a hostile or
-// broken input, and trying again would only burn the same time).
+// runPage runs one page's extraction with a time limit (stage 4: the rules, or a model
+// call, which also honours ctx). A page past its limit is abandoned and fails its try for
+// good: a page that slow is a hostile or broken input, and trying again would only burn the
+// same time. (Stage 1's pages have their limit in the worker pool, which kills the worker.)
 func runPage[T any](ctx context.Context, limit time.Duration, page int, work func() (T, error)) (T, error) {
 	type result struct {
 		v   T

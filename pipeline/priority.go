@@ -21,35 +21,18 @@ func looksLikeLoan(fileName, text string) bool {
 	return loanName.MatchString(fileName) || len(loanWords.FindAllStringIndex(text, 3)) >= 2
 }
 
-// sniffLoan reads the text layer of a file's first pages (no OCR: an upload must answer
-// fast) to tell a loan document at upload.
-func (p *Processor) sniffLoan(ctx context.Context, path, fileName string) bool {
+// sniffLoan reads the text layer of a file's first pages (in a worker; no OCR: an upload
+// must answer fast) to tell a loan document at upload.
+func (p *Processor) sniffLoan(ctx context.Context, path, fileName, password string) bool {
 	if loanName.MatchString(fileName) {
 		return true
 	}
-	// The upload waits for this: a file that takes long to open is not worth the wait.
-	loan, err := runPage(ctx, 5*time.Second, 0, func() (bool, error) { return p.sniffText(path, fileName), nil })
-	return err == nil && loan
-}
-
-func (p *Processor) sniffText(path, fileName string) bool {
-	pdf, err := p.renderer.Open(path)
-	if err != nil {
-		return false
-	}
-	defer pdf.Close()
-	var text bytes.Buffer
-	for i := range min(3, pdf.NumPages()) {
-		tl, err := pdf.TextLayer(i)
-		if err != nil {
-			break
-		}
-		for _, s := range tl.Spans {
-			text.WriteString(s.Text)
-			text.WriteByte('\n')
-		}
-	}
-	return looksLikeLoan(fileName, text.String())
+	// The upload waits for this: a file that takes long to open is not worth the wait (its
+	// worker is killed at the deadline).
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	info, err := p.reader.Inspect(ctx, stage.Doc{ID: "upload", Path: path, Password: password}, stage.InspectOptions{TextPages: 3})
+	return err == nil && looksLikeLoan(fileName, info.Text)
 }
 
 // raiseLoanPriority gives a document high priority once its text shows a loan document.

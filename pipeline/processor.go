@@ -31,13 +31,19 @@ type Config struct {
 	OCRDPI int
 	// OCRLang is Tesseract's language ("eng", "eng+spa").
 	OCRLang string
-	// MaxAttempts is how many tries a document gets (a try that kills the process counts).
+	// MaxAttempts is how many tries a document gets. A try counts when it fails; one
+	// interrupted by the process's own end (a stop, kill -9, a reboot) does not.
 	MaxAttempts int
 	// MaxFileBytes, MaxPages and MaxPagePixels refuse absurd inputs before anything is
-	// rendered. MaxPagePixels counts pixels of one page at OCRDPI.
+	// rendered. MaxPagePixels counts pixels of one page: a page over it at OCRDPI is read at
+	// the highest resolution that fits, down to MinOCRDPI; below that it is not read.
 	MaxFileBytes  int64
 	MaxPages      int
 	MaxPagePixels int64
+	MinOCRDPI     int
+	// MaxImagePixels refuses a page that draws an image declared larger, before the image
+	// is decoded.
+	MaxImagePixels int64
 	// PageTimeout bounds one page of one stage; DocTimeout one whole try of a document.
 	PageTimeout time.Duration
 	DocTimeout  time.Duration
@@ -63,20 +69,22 @@ type Config struct {
 // DefaultConfig is the configuration of `idp serve` without flags.
 func DefaultConfig() Config {
 	return Config{
-		Workers:       5,
-		PageWorkers:   runtime.NumCPU(),
-		OCRDPI:        300,
-		OCRLang:       "eng",
-		MaxAttempts:   3,
-		MaxFileBytes:  200 << 20,
-		MaxPages:      2000,
-		MaxPagePixels: 60_000_000,
-		PageTimeout:   2 * time.Minute,
-		DocTimeout:    2 * time.Hour,
-		RetryBase:     time.Second,
-		RetryMax:      10 * time.Minute,
-		StopTimeout:   10 * time.Second,
-		RetainEvery:   time.Hour,
+		Workers:        5,
+		PageWorkers:    runtime.NumCPU(),
+		OCRDPI:         300,
+		OCRLang:        "eng",
+		MaxAttempts:    3,
+		MaxFileBytes:   200 << 20,
+		MaxPages:       2000,
+		MaxPagePixels:  60_000_000,
+		MinOCRDPI:      150,
+		MaxImagePixels: 150_000_000,
+		PageTimeout:    2 * time.Minute,
+		DocTimeout:     2 * time.Hour,
+		RetryBase:      time.Second,
+		RetryMax:       10 * time.Minute,
+		StopTimeout:    10 * time.Second,
+		RetainEvery:    time.Hour,
 	}
 }
 
@@ -109,6 +117,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxPagePixels <= 0 {
 		c.MaxPagePixels = d.MaxPagePixels
 	}
+	if c.MinOCRDPI <= 0 {
+		c.MinOCRDPI = d.MinOCRDPI
+	}
+	if c.MaxImagePixels <= 0 {
+		c.MaxImagePixels = d.MaxImagePixels
+	}
 	if c.PageTimeout <= 0 {
 		c.PageTimeout = d.PageTimeout
 	}
@@ -136,9 +150,9 @@ type Deps struct {
 	Queue store.Queue
 	// Files keeps uploaded originals under store.OriginalKey. A DirBlob rooted at the data
 	// directory keeps them at {data_dir}/documents/{id}/original.pdf.
-	Files     *store.DirBlob
-	Renderer  stage.Renderer
-	OCR       stage.OCREngine
+	Files *store.DirBlob
+	// Reader runs the C engines (MuPDF, Tesseract): the worker pool in the server.
+	Reader    stage.Reader
 	Splitter  stage.AccountSplitter
 	Extractor stage.Extractor
 	Events    *Broker
@@ -161,8 +175,7 @@ type Processor struct {
 	db       *store.DB
 	queue    store.Queue
 	files    *store.DirBlob
-	renderer stage.Renderer
-	ocr      stage.OCREngine
+	reader   stage.Reader
 	splitter stage.AccountSplitter
 	extract  stage.Extractor
 	events   *Broker
@@ -170,7 +183,6 @@ type Processor struct {
 	log      *slog.Logger
 	now      func() time.Time
 	rand     func() float64
-	pdfs     *openPDFs     // opened PDFs kept for the next page of a document
 	pages    chan struct{} // global page slots
 	extSlots chan struct{} // stage 4's page slots
 	wake     chan struct{}
@@ -178,6 +190,8 @@ type Processor struct {
 	counters *counters
 	flight   singleflight.Group // page work shared by the background and people waiting
 	started  time.Time
+	keys     keyring // passwords of encrypted documents, in memory only
+	plans    plans   // how the pages of documents are read, once they were opened
 
 	ret retention // reads through the API, sweep totals (retention.go)
 
@@ -214,8 +228,8 @@ type Active struct {
 // New makes a processor. Start runs it.
 func New(cfg Config, deps Deps) (*Processor, error) {
 	cfg = cfg.withDefaults()
-	if deps.DB == nil || deps.Files == nil || deps.Renderer == nil || deps.OCR == nil || deps.Splitter == nil || deps.Extractor == nil {
-		return nil, errors.New("pipeline: DB, Files, Renderer, OCR, Splitter and Extractor are required")
+	if deps.DB == nil || deps.Files == nil || deps.Reader == nil || deps.Splitter == nil || deps.Extractor == nil {
+		return nil, errors.New("pipeline: DB, Files, Reader, Splitter and Extractor are required")
 	}
 	if deps.Queue == nil {
 		deps.Queue = store.NewBoltQueue(deps.DB)
@@ -233,17 +247,16 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 		deps.Rand = rand.Float64
 	}
 	p := &Processor{
-		cfg: cfg, db: deps.DB, queue: deps.Queue, files: deps.Files, renderer: deps.Renderer,
-		ocr: deps.OCR, splitter: deps.Splitter, extract: deps.Extractor, events: deps.Events, cluster: deps.Cluster,
+		cfg: cfg, db: deps.DB, queue: deps.Queue, files: deps.Files, reader: deps.Reader,
+		splitter: deps.Splitter, extract: deps.Extractor, events: deps.Events, cluster: deps.Cluster,
 		log: deps.Logger.With("component", "processor"), now: deps.Now, rand: deps.Rand,
-		pdfs:     &openPDFs{max: cfg.PageWorkers + 1},
 		pages:    make(chan struct{}, cfg.PageWorkers),
 		extSlots: make(chan struct{}, cfg.ExtractWorkers),
 		wake:     make(chan struct{}, cfg.Workers),
 		active:   map[string]*Active{},
 		counters: newCounters(),
 	}
-	p.versions = newVersions(cfg, deps.Renderer, deps.OCR, deps.Splitter, deps.Extractor)
+	p.versions = newVersions(cfg, deps.Reader, deps.Splitter, deps.Extractor)
 	if p.cluster != nil {
 		p.relayEvents(context.Background())
 	}
@@ -257,8 +270,10 @@ func (p *Processor) Config() Config { return p.cfg }
 func (p *Processor) Broker() *Broker { return p.events }
 
 // recoverInFlight puts back every document a worker held when the process stopped, at the
-// front of its priority: the resume after a crash or kill -9. Start calls it before any
-// worker runs, so the server (which answers only after Start) never sees half-resumed work.
+// front of its priority: the resume after a crash or kill -9. The interrupted try is not
+// counted (tries count when they fail): the process's end is not the document's doing.
+// Start calls it before any worker runs, so the server (which answers only after Start)
+// never sees half-resumed work.
 func (p *Processor) recoverInFlight(ctx context.Context) ([]string, error) {
 	ids, err := p.queue.Recover(ctx)
 	if err != nil {
@@ -323,7 +338,7 @@ func (p *Processor) Start(ctx context.Context) error {
 	p.running = true
 	p.started = p.now()
 	p.log.Info("Processor started", "workers", p.cfg.Workers, "page_workers", p.cfg.PageWorkers,
-		"ocr", p.ocr.Version(), "extractor", p.extract.Name())
+		"engines", p.reader.Version(), "extractor", p.extract.Name())
 	return nil
 }
 
@@ -350,7 +365,6 @@ func (p *Processor) Stop() {
 		<-done
 	}
 	rs.hardStop()
-	p.pdfs.closeAll()
 	p.log.Info("Processor stopped")
 }
 
@@ -416,10 +430,6 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 			_ = p.queue.Ack(rs.hard, id)
 			return
 		}
-		if stage.IsPermanent(err) {
-			p.finishFailed(rs.hard, doc, err)
-			return
-		}
 		// A stop that lands between the pop and the first write leaves the document held:
 		// give it back at once, whatever the stop did to rs.hard.
 		opts := store.PushOptions{NotBefore: p.now().Add(time.Minute)}
@@ -459,6 +469,7 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && stage.IsPermanent(cause) {
 			err = cause
 		}
+		doc.Attempts++ // this try failed: it counts
 		if stage.IsPermanent(err) || doc.Attempts >= p.cfg.MaxAttempts {
 			p.finishFailed(rs.hard, doc, err)
 			return
@@ -467,8 +478,11 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 	}
 }
 
-// beginAttempt counts a try in the database before it starts, so a try that kills the
-// process is counted too. A document that has used all its tries fails here.
+// beginAttempt marks a document processing. The try is not counted here: it counts when it
+// fails (finishFailed, retryLater), so a try cut short by the process's end (kill -9, an OOM
+// of the machine, a reboot, a deploy) costs the document nothing, and it resumes where it
+// was. A page that crashes the engines can no longer take the process down with it: it
+// stops a worker process, and is quarantined after two.
 func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document, error) {
 	var doc store.Document
 	err := p.db.Batch(ctx, func(tx *store.Tx) error {
@@ -476,18 +490,6 @@ func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document
 		if err != nil {
 			return err
 		}
-		if d.Attempts >= p.cfg.MaxAttempts {
-			doc = d
-			why := "the process stopped while processing it"
-			if d.Stage != "" {
-				why += " (last in " + d.Stage + ")"
-			}
-			if n := len(d.Errors); n > 0 {
-				why = d.Errors[n-1].Error
-			}
-			return stage.NewPermanent(fmt.Errorf("gave up after %d attempts: %s", d.Attempts, why))
-		}
-		d.Attempts++
 		d.Status = store.StatusProcessing
 		d.Error = ""
 		now := tx.Now()
@@ -497,7 +499,7 @@ func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document
 		return tx.PutDocument(&d)
 	})
 	if err == nil {
-		p.log.Info("Starting complete pipeline for "+id, "doc_id", id, "attempt", doc.Attempts, "file", doc.FileName)
+		p.log.Info("Starting complete pipeline for "+id, "doc_id", id, "attempt", doc.Attempts+1, "file", doc.FileName)
 		p.publish(Event{Type: EventStarted, DocID: id, Status: string(store.StatusProcessing)})
 	}
 	return doc, err
@@ -506,6 +508,7 @@ func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document
 // finishCompleted records a document completed and lets go of it in the queue, in one
 // transaction: a crash cannot leave a completed document in flight.
 func (p *Processor) finishCompleted(ctx context.Context, doc store.Document) {
+	p.plans.forget(doc.ID)
 	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusCompleted
@@ -534,10 +537,12 @@ func (p *Processor) finishCompleted(ctx context.Context, doc store.Document) {
 // finishFailed records a document failed for good and lets go of it in the queue, in one
 // transaction.
 func (p *Processor) finishFailed(ctx context.Context, doc store.Document, cause error) {
+	p.plans.forget(doc.ID)
 	msg := cause.Error()
 	err := p.db.Batch(ctx, func(tx *store.Tx) error {
 		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusFailed
+			d.Attempts = doc.Attempts
 			d.Error = msg
 			d.Errors = appendAttemptError(d.Errors, d.Attempts, tx.Now(), msg)
 			now := tx.Now()
@@ -588,6 +593,7 @@ func (p *Processor) retryLater(ctx context.Context, doc store.Document, prio sto
 	wait := retry.Backoff(doc.Attempts, p.cfg.RetryBase, p.cfg.RetryMax, p.rand())
 	msg := cause.Error()
 	err := p.requeue(ctx, doc.ID, prio, func(d *store.Document, now time.Time) store.PushOptions {
+		d.Attempts = doc.Attempts
 		d.Error = msg
 		d.Errors = appendAttemptError(d.Errors, d.Attempts, now, msg)
 		return store.PushOptions{NotBefore: now.Add(wait)}
@@ -600,13 +606,10 @@ func (p *Processor) retryLater(ctx context.Context, doc store.Document, prio sto
 	p.publish(Event{Type: EventRequeued, DocID: doc.ID, Status: string(store.StatusQueued), Error: msg})
 }
 
-// requeueInterrupted puts a document back after a graceful stop, ahead of its priority, and
-// gives back the try: the interruption was ours, not the document's.
+// requeueInterrupted puts a document back after a graceful stop, ahead of its priority; the
+// try does not count: the interruption was ours, not the document's.
 func (p *Processor) requeueInterrupted(doc store.Document, prio store.Priority) {
 	err := p.requeue(context.Background(), doc.ID, prio, func(d *store.Document, _ time.Time) store.PushOptions {
-		if d.Attempts > 0 {
-			d.Attempts--
-		}
 		return store.PushOptions{Front: true}
 	})
 	if err != nil {
@@ -649,7 +652,7 @@ func (p *Processor) setActive(doc store.Document, cancel context.CancelCauseFunc
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	done := make(chan struct{})
-	p.active[doc.ID] = &Active{DocID: doc.ID, FileName: doc.FileName, Attempt: doc.Attempts, Since: p.now(), Stage: stage.OCRExtraction,
+	p.active[doc.ID] = &Active{DocID: doc.ID, FileName: doc.FileName, Attempt: doc.Attempts + 1, Since: p.now(), Stage: stage.OCRExtraction,
 		cancel: cancel, done: done}
 	return done
 }

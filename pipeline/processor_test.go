@@ -172,14 +172,14 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestCorpus runs every real PDF of testdata/corpus (from other projects; see its README):
-// the valid ones complete, except the password-protected one, which fails as encrypted; the
-// malformed ones complete (MuPDF repairs many) or fail with a reason, in time, and the
-// processor carries on.
+// TestCorpus runs every valid PDF of testdata/corpus (from other projects; see its README):
+// each completes, except the password-protected one, which fails as encrypted, and the
+// processor carries on. (The malformed ones go through `idp serve` in cmd's
+// TestServeBadCorpus.)
 func TestCorpus(t *testing.T) {
 	root := filepath.Join("..", "testdata", "corpus")
-	files, err := filepath.Glob(filepath.Join(root, "*", "*.pdf"))
-	if err != nil || len(files) < 70 {
+	files, err := filepath.Glob(filepath.Join(root, "good", "*.pdf"))
+	if err != nil || len(files) < 25 {
 		t.Fatalf("corpus: %d files, %v", len(files), err)
 	}
 	e := idptest.NewEnv(t, "", pipeline.Config{DocTimeout: 3 * time.Minute, PageTimeout: time.Minute}, nil)
@@ -192,11 +192,7 @@ func TestCorpus(t *testing.T) {
 		}
 		sub, err := e.Proc.Submit(context.Background(), filepath.Base(f), bytes.NewReader(data), pipeline.SubmitOptions{})
 		if err != nil {
-			// Refused at the door (qpdf-bad1.pdf is five bytes, no header): that is a clear
-			// failure too.
-			if !errors.Is(err, pipeline.ErrNotPDF) || !strings.Contains(f, "bad") {
-				t.Errorf("%s: submit: %v", f, err)
-			}
+			t.Errorf("%s: submit: %v", f, err)
 			continue
 		}
 		ids[f] = sub.Document.ID
@@ -214,14 +210,8 @@ func TestCorpus(t *testing.T) {
 			if d.Status != store.StatusFailed || !strings.Contains(d.Error, "encrypted") {
 				t.Errorf("%s: %s %q, want failed as encrypted", rel, d.Status, d.Error)
 			}
-		case strings.HasPrefix(rel, "good"):
-			if d.Status != store.StatusCompleted {
-				t.Errorf("%s: %s %q, want completed", rel, d.Status, d.Error)
-			}
-		default:
-			if d.Status == store.StatusFailed && strings.TrimSpace(d.Error) == "" {
-				t.Errorf("%s: failed without a reason", rel)
-			}
+		case d.Status != store.StatusCompleted:
+			t.Errorf("%s: %s %q, want completed", rel, d.Status, d.Error)
 		}
 		if d.Status == store.StatusCompleted {
 			completed++
@@ -359,7 +349,7 @@ func TestVersionAware(t *testing.T) {
 
 // TestAttempts: a transient failure is retried with backoff and recorded; after the last
 // try the document fails with the reason. A document that was in flight when the process died
-// three times fails without a fourth try.
+// three times resumes and completes: the process's death is not counted against it.
 func TestAttempts(t *testing.T) {
 	p := idptest.Generate(t, gen.Options{Seed: 4, Accounts: 2})
 	flaky := &countingExtractor{version: "flaky/1", fail: errors.New("model endpoint reset the connection")}
@@ -383,33 +373,32 @@ func TestAttempts(t *testing.T) {
 		t.Errorf("status = %+v", st)
 	}
 
-	// Three deaths: the document was taken three times and never finished.
+	// Three deaths of the process while a worker held the document (kill -9, an OOM of the
+	// machine, a reboot): none is the document's doing, none counts, and it completes.
 	dir := t.TempDir()
-	db, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e1 := idptest.NewEnv(t, dir, pipeline.Config{}, nil)
+	id = e1.Submit(t, "p.pdf", p.PDF, store.PriorityNormal)
+	e1.Close()
 	ctx := context.Background()
-	killer := store.Document{ID: "0123456789abcdef01234567", FileName: "killer.pdf", Status: store.StatusProcessing, Attempts: 3, Stage: stage.OCRExtraction}
-	q := store.NewBoltQueue(db)
-	err = db.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.PutDocument(&killer); err != nil {
-			return err
+	for range 3 {
+		db, err := store.Open(dir, store.Options{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return q.Push(tx, killer.ID, store.PriorityNormal, store.PushOptions{})
-	})
-	if err != nil {
-		t.Fatal(err)
+		q := store.NewBoltQueue(db)
+		if _, err := q.Recover(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := q.Pop(ctx); err != nil { // a worker holds it when the process dies
+			t.Fatal(err)
+		}
+		db.Close()
 	}
-	if _, err := q.Pop(ctx); err != nil { // a worker holds it when the process dies
-		t.Fatal(err)
-	}
-	db.Close()
 	e2 := idptest.NewEnv(t, dir, pipeline.Config{}, nil)
 	e2.Start(t)
-	d = e2.Wait(t, 30*time.Second, killer.ID)[killer.ID]
-	if d.Status != store.StatusFailed || !strings.Contains(d.Error, "gave up after 3 attempts") || !strings.Contains(d.Error, stage.OCRExtraction) {
-		t.Errorf("killer: %s %q", d.Status, d.Error)
+	d = e2.Wait(t, time.Minute, id)[id]
+	if d.Status != store.StatusCompleted || d.Attempts != 0 {
+		t.Errorf("after three deaths of the process: %s after %d counted attempts (%q); want completed, none counted", d.Status, d.Attempts, d.Error)
 	}
 }
 

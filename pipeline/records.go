@@ -11,6 +11,9 @@ type FullText struct {
 	DocID      string           `json:"doc_id"`
 	TotalPages int              `json:"total_pages"`
 	Pages      []stage.PageText `json:"pages"`
+	// Warnings say what was wrong with the file without stopping it (it was damaged and
+	// repaired; pages were read at a lower resolution).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // AccountSplit is stage 2's record (account_cache/{doc_id}/accounts.json).
@@ -37,4 +40,8 @@ type PageData struct {
 	PromptTokens     int          `json:"prompt_tokens,omitempty"`
 	CompletionTokens int          `json:"completion_tokens,omitempty"`
 	Flags            []string     `json:"flags,omitempty"`
+	// Blank: nothing is printed on the page; Error: the page could not be read. Neither is
+	// sent to the extractor.
+	Blank bool   `json:"blank,omitempty"`
+	Error string `json:"error,omitempty"`
 }

@@ -36,6 +36,10 @@ func (p *Processor) result(ctx context.Context, id string) (stage.Result, map[st
 			return err
 		}
 		res.File, res.Status, res.Error, res.TotalPages = d.FileName, string(d.Status), d.Error, d.Pages
+		res.Warnings = d.Warnings
+		for _, f := range d.FailedPages {
+			res.FailedPages = append(res.FailedPages, stage.FailedPage{Page: f.Page, Reason: f.Reason})
+		}
 		cache := func(key, version string) (store.Record, error) {
 			r, err := tx.Cache(key)
 			if errors.Is(err, store.ErrNotFound) && d.Status == store.StatusCompleted {
@@ -48,16 +52,26 @@ func (p *Processor) result(ctx context.Context, id string) (stage.Result, map[st
 			res.Accounts = split.Accounts
 		}
 		var ft FullText
-		sources := map[int]string{}
+		read := map[int]stage.PageText{}
 		if r, err := cache(store.OCRKey(id), p.versions.ocr); err == nil && r.Decode(p.versions.ocr, &ft) == nil {
 			for _, pt := range ft.Pages {
-				sources[pt.Page] = pt.Source
+				read[pt.Page] = pt
+			}
+			// The stage 1 record is what the result says of the file (a document imported
+			// from a bucket has no such fields on its record).
+			res.Warnings, res.FailedPages = ft.Warnings, nil
+			for _, pt := range ft.Pages {
+				if pt.Error != "" {
+					res.FailedPages = append(res.FailedPages, stage.FailedPage{Page: pt.Page, Reason: pt.Error})
+				}
 			}
 		}
 		var m PageMapping
 		if r, err := cache(store.MappingKey(id), p.versions.analysis); err == nil && r.Decode(p.versions.analysis, &m) == nil {
 			for _, pm := range m.Pages {
-				res.Pages = append(res.Pages, stage.PageResult{Page: pm.Page, AccountIndex: pm.AccountIndex, AccountNumber: pm.AccountNumber, Source: sources[pm.Page], Data: stage.Fields{}})
+				pt := read[pm.Page]
+				res.Pages = append(res.Pages, stage.PageResult{Page: pm.Page, AccountIndex: pm.AccountIndex, AccountNumber: pm.AccountNumber,
+					Source: pt.Source, Data: stage.Fields{}, Blank: pt.Blank, Error: pt.Error})
 			}
 		}
 		for i := range res.Pages {

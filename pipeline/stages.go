@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,29 +18,7 @@ import (
 // runPipeline runs the four stages of one document; each stage serves its cached result
 // when the running configuration made it, and resumes from its page checkpoints otherwise.
 func (p *Processor) runPipeline(ctx, soft context.Context, doc store.Document) error {
-	path, err := p.OriginalPath(ctx, doc.ID)
-	if errors.Is(err, fs.ErrNotExist) {
-		return stage.NewPermanent(fmt.Errorf("the uploaded file is missing: %w", err))
-	}
-	if err != nil {
-		return err // S3 unreachable: try again later
-	}
-	n, err := p.checkLimits(doc.ID, path)
-	if err != nil {
-		return err
-	}
-	if doc.Pages != n {
-		err := p.db.Batch(ctx, func(tx *store.Tx) error {
-			_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error { d.Pages = n; return nil })
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		doc.Pages = n
-	}
-	pages, err := p.stageOCR(ctx, soft, doc, path)
-	p.pdfs.drop(path)
+	pages, err := p.stageOCR(ctx, soft, &doc)
 	if err != nil {
 		return err
 	}
@@ -150,19 +129,40 @@ func (p *Processor) cached(ctx context.Context, id, name, key, version string, t
 
 // --- stage 1 ---
 
-func (p *Processor) stageOCR(ctx, soft context.Context, doc store.Document, path string) ([]stage.PageText, error) {
-	id, n, version := doc.ID, doc.Pages, p.versions.ocr
+// stageOCR is stage 1. The document is opened (in a worker) only when a page has to be read:
+// a document whose stage 1 is cached needs neither its file nor its password again. A page
+// that fails alone is quarantined (checkpointed with its Error, listed in the document's
+// FailedPages) and the rest goes on; a document none of whose pages can be read fails.
+func (p *Processor) stageOCR(ctx, soft context.Context, doc *store.Document) ([]stage.PageText, error) {
+	id, version := doc.ID, p.versions.ocr
 	var ft FullText
-	if ok, err := p.cached(ctx, id, stage.OCRExtraction, store.OCRKey(id), version, n, &ft); err != nil || ok {
+	if ok, err := p.cached(ctx, id, stage.OCRExtraction, store.OCRKey(id), version, doc.Pages, &ft); err != nil || ok {
 		if ok {
 			p.log.Info("OCR result for "+id+" served from cache", "doc_id", id)
+			err = p.noteReading(ctx, doc, len(ft.Pages), ft.Warnings, failedPages(ft.Pages))
 		}
 		return ft.Pages, err
 	}
+	path, err := p.OriginalPath(ctx, id) // fetched from S3 when only there
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, stage.NewPermanent(fmt.Errorf("the uploaded file is missing: %w", err))
+	}
+	if err != nil {
+		return nil, err // S3 unreachable: try again later
+	}
+	plan, err := p.inspect(ctx, id, path)
+	if err != nil {
+		return nil, err
+	}
+	p.plans.set(id, plan)
+	for _, w := range plan.warnings {
+		p.log.Warn("Warning for "+id+": "+w, "doc_id", id)
+	}
+	n := plan.pages
 	started := p.now()
 	pages := make([]stage.PageText, n)
 	have := make([]bool, n)
-	err := p.db.View(ctx, func(tx *store.Tx) error {
+	err = p.db.View(ctx, func(tx *store.Tx) error {
 		return tx.Checkpoints(store.CheckpointPrefix(id)+stage.OCRExtraction+"/", func(key string, r store.Record) error {
 			var pt stage.PageText
 			if r.Decode(version, &pt) != nil || pt.Page < 0 || pt.Page >= n {
@@ -173,6 +173,9 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc store.Document, path
 		})
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := p.noteReading(ctx, doc, n, plan.warnings, failedPages(pages)); err != nil {
 		return nil, err
 	}
 	var todo []int
@@ -190,7 +193,7 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc store.Document, path
 	var mu sync.Mutex
 	commits := newPageCommits(p.db)
 	err = p.forPages(ctx, soft, todo, func(ctx context.Context, page int) error {
-		pt, err := p.readShared(ctx, id, page)
+		pt, err := p.readPage(ctx, id, page, plan)
 		if err != nil {
 			p.counters.page(stage.OCRExtraction, "failed", 1)
 			return err
@@ -203,13 +206,29 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc store.Document, path
 			if err := tx.PutCheckpoint(store.CheckpointKey(id, stage.OCRExtraction, page), version, pt); err != nil {
 				return err
 			}
+			if pt.Error != "" {
+				_, err := tx.UpdateDocument(id, func(d *store.Document) error {
+					d.FailedPages = append(d.FailedPages, store.PageFailure{Page: page, Reason: pt.Error})
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
 			var err error
 			sp, err = tx.UpdateProgress(id, stage.OCRExtraction, func(sp *store.StageProgress) { sp.SetDone(sp.Done+1, n) })
 			return err
 		}, func() {
-			p.counters.page(stage.OCRExtraction, "done", 1)
-			p.counters.source(pt.Source)
-			p.log.Info(fmt.Sprintf("OCR'd page %d for %s", page, id), "doc_id", id, "page", page, "source", pt.Source, "confidence", round1(pt.Confidence))
+			switch {
+			case pt.Error != "":
+				p.counters.page(stage.OCRExtraction, "quarantined", 1)
+				p.log.Warn(fmt.Sprintf("OCR'd page %d for %s: quarantined", page, id), "doc_id", id, "page", page, "reason", pt.Error)
+			default:
+				p.counters.page(stage.OCRExtraction, "done", 1)
+				p.counters.source(pt.Source, pt.Blank)
+				p.log.Info(fmt.Sprintf("OCR'd page %d for %s", page, id), "doc_id", id, "page", page, "source", pt.Source,
+					"blank", pt.Blank, "confidence", round1(pt.Confidence))
+			}
 			p.pageDone(id, stage.OCRExtraction, page, sp)
 		})
 		return commits.failed()
@@ -220,7 +239,10 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc store.Document, path
 	if err != nil {
 		return nil, err
 	}
-	ft = FullText{DocID: id, TotalPages: n, Pages: pages}
+	if failed := failedPages(pages); len(failed) == n {
+		return nil, stage.NewPermanent(fmt.Errorf("no page could be read: page %d: %s", failed[0].Page, failed[0].Reason))
+	}
+	ft = FullText{DocID: id, TotalPages: n, Pages: pages, Warnings: plan.warnings}
 	err = p.finishStage(ctx, id, stage.OCRExtraction, store.OCRKey(id), version, n, ft, started, func(tx *store.Tx) error {
 		_, err := tx.DeleteCheckpoints(store.CheckpointPrefix(id) + stage.OCRExtraction + "/")
 		return err
@@ -230,6 +252,34 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc store.Document, path
 	}
 	p.log.Info("Cached OCR result for "+id, "doc_id", id, "pages", n, "seconds", round1(p.now().Sub(started).Seconds()))
 	return pages, nil
+}
+
+// failedPages are the quarantined pages of stage 1's answer.
+func failedPages(pages []stage.PageText) []store.PageFailure {
+	var out []store.PageFailure
+	for _, pt := range pages {
+		if pt.Error != "" {
+			out = append(out, store.PageFailure{Page: pt.Page, Reason: pt.Error})
+		}
+	}
+	return out
+}
+
+// noteReading records on the document what stage 1 found: its page count, the file's
+// warnings, the pages quarantined so far. It writes only what changed.
+func (p *Processor) noteReading(ctx context.Context, doc *store.Document, pages int, warnings []string, failed []store.PageFailure) error {
+	if doc.Pages == pages && slices.Equal(doc.Warnings, warnings) && slices.Equal(doc.FailedPages, failed) {
+		return nil
+	}
+	err := p.db.Batch(ctx, func(tx *store.Tx) error {
+		d, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
+			d.Pages, d.Warnings, d.FailedPages = pages, warnings, failed
+			return nil
+		})
+		*doc = d
+		return err
+	})
+	return err
 }
 
 // finishStage caches a stage's whole record and marks the stage completed in one
@@ -396,10 +446,17 @@ func (p *Processor) extractPage(ctx context.Context, id string, n, page int, pt 
 // stage's own pages): the page is reported when it is committed, and the data returned is
 // not yet cached.
 func (p *Processor) extractPageWith(ctx context.Context, commits *pageCommits, id string, n, page int, pt stage.PageText, m stage.PageMap) (PageData, error) {
-	res, err := p.extractShared(ctx, id, page, pt, m)
-	if err != nil {
-		p.counters.page(stage.LLMExtraction, "failed", 1)
-		return PageData{}, fmt.Errorf("extraction of page %d: %w", page, err)
+	var res stage.Extraction
+	if pt.Blank || pt.Error != "" {
+		// Nothing to read: no extractor runs (a model would be paid for nothing).
+		res.Extractor = "none"
+	} else {
+		var err error
+		res, err = p.extractShared(ctx, id, page, pt, m)
+		if err != nil {
+			p.counters.page(stage.LLMExtraction, "failed", 1)
+			return PageData{}, fmt.Errorf("extraction of page %d: %w", page, err)
+		}
 	}
 	if res.Fields == nil {
 		res.Fields = stage.Fields{}
@@ -411,6 +468,7 @@ func (p *Processor) extractPageWith(ctx context.Context, commits *pageCommits, i
 		Page: page, AccountIndex: m.AccountIndex, AccountNumber: m.AccountNumber, Source: pt.Source,
 		Data: res.Fields, ExtractionTime: p.now().Unix(), Extractor: res.Extractor,
 		PromptTokens: res.PromptTokens, CompletionTokens: res.CompletionTokens, Flags: res.Flags,
+		Blank: pt.Blank, Error: pt.Error,
 	}
 	var sp store.StageProgress
 	write := func(tx *store.Tx) error {

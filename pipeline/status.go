@@ -23,6 +23,10 @@ type DocStatus struct {
 	Attempts       int                    `json:"attempts"`
 	Priority       int                    `json:"priority"`
 	QueuePosition  *int                   `json:"queue_position,omitempty"`
+	// Warnings and FailedPages: what stage 1 found wrong with the file without stopping it,
+	// and the pages it could not read (quarantined), with why.
+	Warnings    []string           `json:"warnings,omitempty"`
+	FailedPages []stage.FailedPage `json:"failed_pages,omitempty"`
 	// Node is the node that holds the document (several nodes only).
 	Node string `json:"node,omitempty"`
 }
@@ -69,6 +73,10 @@ func (p *Processor) statusOf(tx *store.Tx, d store.Document) (DocStatus, error) 
 	id := d.ID
 	st := DocStatus{DocID: id, Status: string(d.Status), TotalPages: d.Pages, Accounts: []stage.Account{},
 		Stages: map[string]StageReport{}, Error: d.Error, Attempts: d.Attempts, Priority: int(d.Priority)}
+	st.Warnings = d.Warnings
+	for _, f := range d.FailedPages {
+		st.FailedPages = append(st.FailedPages, stage.FailedPage{Page: f.Page, Reason: f.Reason})
+	}
 	total := 0
 	for _, s := range stage.All {
 		sp, err := tx.Progress(id, s)

@@ -31,6 +31,8 @@ type SubmitOptions struct {
 	// or the text layer of its first pages), normal otherwise. The priority is raised again
 	// after OCR if the text shows a loan document.
 	AutoPriority bool
+	// Password opens an encrypted PDF. It is kept in memory only (see SetPassword).
+	Password string
 }
 
 // Submitted is the outcome of Submit.
@@ -77,7 +79,7 @@ func (p *Processor) Submit(ctx context.Context, fileName string, r io.Reader, op
 	}
 	if opts.AutoPriority {
 		opts.Priority = store.PriorityNormal
-		if p.sniffLoan(ctx, tmp.Name(), fileName) {
+		if p.sniffLoan(ctx, tmp.Name(), fileName, opts.Password) {
 			opts.Priority = store.PriorityHigh
 		}
 	}
@@ -90,6 +92,7 @@ func (p *Processor) Submit(ctx context.Context, fileName string, r io.Reader, op
 	if err := p.shareOriginal(ctx, id, tmp.Name(), sum, filepath.Base(fileName)); err != nil {
 		return out, err
 	}
+	p.keys.set(id, opts.Password)
 	key := store.OriginalKey(id)
 	if _, err := os.Stat(p.files.Path(key)); errors.Is(err, os.ErrNotExist) {
 		f, err := os.Open(tmp.Name())

@@ -17,9 +17,11 @@ type versions struct {
 	ocr, split, analysis, extract string
 }
 
-func newVersions(cfg Config, r stage.Renderer, o stage.OCREngine, s stage.AccountSplitter, e stage.Extractor) versions {
+func newVersions(cfg Config, r stage.Reader, s stage.AccountSplitter, e stage.Extractor) versions {
 	var v versions
-	v.ocr = fmt.Sprintf("ocr/1;%s;%s;dpi=%d;%s", r.Version(), o.Version(), cfg.OCRDPI, stage.TextLayerVersion)
+	// ocr/2: blank pages are found and not OCR'd, pages that fail alone are quarantined
+	// (stage.BlankVersion names the blank rule).
+	v.ocr = fmt.Sprintf("ocr/2;%s;dpi=%d;%s;%s", r.Version(), cfg.OCRDPI, stage.TextLayerVersion, stage.BlankVersion)
 	v.split = fmt.Sprintf("split/1;%s;in=%s", s.Version(), digest(v.ocr))
 	v.analysis = fmt.Sprintf("analysis/1;%s;in=%s", s.Version(), digest(v.split))
 	v.extract = fmt.Sprintf("extract/1;%s;in=%s", e.Version(), digest(v.analysis))

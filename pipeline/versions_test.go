@@ -2,7 +2,6 @@ package pipeline_test
 
 import (
 	"context"
-	"image"
 	"testing"
 
 	"github.com/idp/idp/llm"
@@ -13,24 +12,26 @@ import (
 	"github.com/idp/idp/store"
 )
 
-// namedRenderer and namedOCR stand for engines of a fixed version; they are never called.
-type namedRenderer struct{}
+// namedReader stands for engines of a fixed version; it is never called.
+type namedReader struct{}
 
-func (namedRenderer) Open(string) (stage.PDF, error) { panic("not called") }
-func (namedRenderer) Version() string                { return "mupdf-T" }
-
-type namedOCR struct{}
-
-func (namedOCR) Recognize(context.Context, *image.Gray, int) (stage.OCRPage, error) {
+func (namedReader) Inspect(context.Context, stage.Doc, stage.InspectOptions) (stage.DocInfo, error) {
 	panic("not called")
 }
-func (namedOCR) Version() string { return "tesseract-T/eng" }
-func (namedOCR) Close() error    { return nil }
+func (namedReader) ReadPage(context.Context, stage.Doc, stage.PageRequest) (stage.PageText, error) {
+	panic("not called")
+}
+func (namedReader) RenderPNG(context.Context, stage.Doc, stage.PageRequest) ([]byte, error) {
+	panic("not called")
+}
+func (namedReader) Version() string { return "mupdf-T;tesseract-T/eng" }
 
 // TestCacheVersionsDoNotMove pins the cache versions the default configuration writes, with the
 // rules and with a model. A cached record is served only when its version is the running one,
 // so a change here makes every cached result in every deployment stale: it must be deliberate
-// (a change of what a stage produces), never a side effect of moving code.
+// (a change of what a stage produces), never a side effect of moving code. The last change:
+// ocr/1 -> ocr/2 (blank pages are not OCR'd, pages that fail alone are quarantined, a page's
+// contrast is stretched before OCR), which moves every later stage's digest.
 func TestCacheVersionsDoNotMove(t *testing.T) {
 	x, err := llm.NewExtractor(func() llm.Config {
 		c := llmtest.NewServer(t).Config(nil)
@@ -47,16 +48,16 @@ func TestCacheVersionsDoNotMove(t *testing.T) {
 		want      map[string]string
 	}{
 		{"rules", rules.Splitter{}, rules.Extractor{}, map[string]string{
-			stage.OCRExtraction:    "ocr/1;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2",
-			stage.AccountSplitting: "split/1;split-rules/6;in=1c4f7f13ed8c",
-			stage.PageAnalysis:     "analysis/1;split-rules/6;in=5f0934972608",
-			stage.LLMExtraction:    "extract/1;extract-rules/6;schema=default;in=d6b09606efd2",
+			stage.OCRExtraction:    "ocr/2;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2;blank/1;stretch/1",
+			stage.AccountSplitting: "split/1;split-rules/6;in=3413c0a9bb57",
+			stage.PageAnalysis:     "analysis/1;split-rules/6;in=f705c373c71f",
+			stage.LLMExtraction:    "extract/1;extract-rules/6;schema=default;in=1a38063ab10e",
 		}},
 		{"model", llm.NewSplitter(x), x, map[string]string{
-			stage.OCRExtraction:    "ocr/1;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2",
-			stage.AccountSplitting: "split/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/6;in=1c4f7f13ed8c",
-			stage.PageAnalysis:     "analysis/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/6;in=15ef74a1df21",
-			stage.LLMExtraction:    "extract/1;llm/1;model=m;prompt=c55e18ac4de9;schema=4478ebb446b4;format=auto;ground/1;in=950ca28ee469",
+			stage.OCRExtraction:    "ocr/2;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2;blank/1;stretch/1",
+			stage.AccountSplitting: "split/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/6;in=3413c0a9bb57",
+			stage.PageAnalysis:     "analysis/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/6;in=56ffc407a3e1",
+			stage.LLMExtraction:    "extract/1;llm/1;model=m;prompt=c55e18ac4de9;schema=4478ebb446b4;format=auto;ground/1;in=50591ef0c17d",
 		}},
 	}
 	for _, tt := range tests {
@@ -68,7 +69,7 @@ func TestCacheVersionsDoNotMove(t *testing.T) {
 			}
 			defer db.Close()
 			p, err := pipeline.New(pipeline.DefaultConfig(), pipeline.Deps{DB: db, Files: store.NewDirBlob(dir),
-				Renderer: namedRenderer{}, OCR: namedOCR{}, Splitter: tt.splitter, Extractor: tt.extractor})
+				Reader: namedReader{}, Splitter: tt.splitter, Extractor: tt.extractor})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// OCREngine reads the text of a rendered page. It is C code (Tesseract) behind a small
-// interface so that it can move into a supervised worker process without touching the stages.
+// OCREngine reads the text of a rendered page. It is C code (Tesseract), run in the worker
+// processes (package worker) behind this small interface.
 type OCREngine interface {
 	// Recognize reads img, rendered at dpi. The words come back with boxes in pixels.
 	Recognize(ctx context.Context, img *image.Gray, dpi int) (OCRPage, error)

@@ -2,13 +2,13 @@ package stage
 
 import "image"
 
-// Renderer opens PDFs for text-layer extraction and rendering. It is C code (MuPDF) behind a
-// small interface so that it can move into a supervised worker process without touching the
-// stages.
+// Renderer opens PDFs for text-layer extraction and rendering: MuPDF, C code that runs in
+// the worker processes (package worker), never in the server.
 type Renderer interface {
-	// Open opens the PDF at path. Errors wrap ErrEncrypted or ErrCorruptPDF when the file
-	// itself is the problem.
-	Open(path string) (PDF, error)
+	// Open opens the PDF at path, with password when it is encrypted ("" for none). Errors
+	// wrap ErrPasswordNeeded, ErrPasswordWrong or ErrCorruptPDF when the file itself is the
+	// problem.
+	Open(path, password string) (PDF, error)
 	// Version names the engine for cache versions ("mupdf-1.24.9").
 	Version() string
 }
@@ -23,6 +23,12 @@ type PDF interface {
 	TextLayer(n int) (TextLayer, error)
 	// RenderGray renders the page at dpi in 8-bit gray.
 	RenderGray(n int, dpi int) (*image.Gray, error)
+	// LargestImage is the declared size in pixels of the largest image the page draws (in
+	// its resources and the forms it draws), read without decoding any image.
+	LargestImage(n int) (w, h float64, err error)
+	// Repaired reports whether the file was damaged and had to be rebuilt to be opened:
+	// pages may be missing.
+	Repaired() bool
 	Close() error
 }
 

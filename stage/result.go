@@ -10,6 +10,18 @@ type Result struct {
 	TotalPages int          `json:"total_pages"`
 	Accounts   []Account    `json:"accounts"`
 	Pages      []PageResult `json:"pages"`
+	// Warnings say what was wrong with the file without stopping it ("the file was damaged
+	// and repaired: pages may be missing").
+	Warnings []string `json:"warnings,omitempty"`
+	// FailedPages are the pages that could not be read, with why; the rest of the document
+	// was processed without them.
+	FailedPages []FailedPage `json:"failed_pages,omitempty"`
+}
+
+// FailedPage is a page that could not be read (it was quarantined), and why.
+type FailedPage struct {
+	Page   int    `json:"page"`
+	Reason string `json:"reason"`
 }
 
 // PageResult is one page of a document with its account and extracted fields.
@@ -19,4 +31,8 @@ type PageResult struct {
 	AccountNumber string `json:"account_number"`
 	Source        string `json:"source,omitempty"`
 	Data          Fields `json:"data"`
+	// Blank: nothing is printed on the page; it was not OCR'd nor extracted.
+	Blank bool `json:"blank,omitempty"`
+	// Error: the page could not be read (see Result.FailedPages).
+	Error string `json:"error,omitempty"`
 }

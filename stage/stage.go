@@ -1,6 +1,9 @@
 package stage
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Stage names, as the API, the logs and the progress records spell them.
 const (
@@ -33,6 +36,11 @@ func IsPermanent(err error) bool {
 
 // Errors about the input file itself: retrying will not help.
 var (
-	ErrEncrypted  = errors.New("the PDF is encrypted (password protected)")
-	ErrCorruptPDF = errors.New("the file is not a readable PDF")
+	// ErrEncrypted is wrapped by both password errors.
+	ErrEncrypted = errors.New("encrypted")
+	// ErrPasswordNeeded: the PDF is encrypted and no password came with it.
+	ErrPasswordNeeded = fmt.Errorf("%w: a password is needed", ErrEncrypted)
+	// ErrPasswordWrong: the password that came with the PDF does not open it.
+	ErrPasswordWrong = fmt.Errorf("%w: the password is wrong", ErrEncrypted)
+	ErrCorruptPDF    = errors.New("the file is not a readable PDF")
 )

@@ -16,6 +16,12 @@ type PageText struct {
 	Height     float64 `json:"height"`
 	// Why the source was chosen ("text layer: 1234 characters", "no text layer").
 	Reason string `json:"reason,omitempty"`
+	// Blank: the page was rendered for OCR and has nothing printed on it (Blank); Tesseract
+	// did not run and Text is empty.
+	Blank bool `json:"blank,omitempty"`
+	// Error says why the page could not be read (a PageError's reason); Text is then empty
+	// and the page is quarantined: the rest of its document goes on without it.
+	Error string `json:"error,omitempty"`
 }
 
 // Where a page's text came from.
@@ -72,17 +78,24 @@ func JudgeTextLayer(text string, imageCoverage float64) (bool, string) {
 }
 
 // ReadPage is stage 1 for one page: its text layer when usable, else Tesseract's reading of
-// the page rendered at dpi.
-func ReadPage(ctx context.Context, pdf PDF, n int, ocr OCREngine, dpi int) (PageText, error) {
+// the page rendered at req.DPI, unless the rendered page is blank. A page that draws an image
+// declared larger than req.MaxImagePixels is refused before anything is decoded. Errors of
+// the page itself (MuPDF cannot load or draw it, Tesseract fails on it) are *PageError.
+func ReadPage(ctx context.Context, pdf PDF, ocr OCREngine, req PageRequest) (PageText, error) {
+	n := req.Page
 	pt := PageText{Page: n}
+	pageErr := func(err error) error { return &PageError{Page: n, Reason: err.Error(), Err: err} }
 	w, h, err := pdf.PageSize(n)
 	if err != nil {
-		return pt, err
+		return pt, pageErr(err)
 	}
 	pt.Width, pt.Height = w, h
+	if err := CheckImages(pdf, n, req.MaxImagePixels); err != nil {
+		return pt, err
+	}
 	tl, err := pdf.TextLayer(n)
 	if err != nil {
-		return pt, err
+		return pt, pageErr(err)
 	}
 	text := LayoutText(tl.Spans)
 	var coverage float64
@@ -97,17 +110,43 @@ func ReadPage(ctx context.Context, pdf PDF, n int, ocr OCREngine, dpi int) (Page
 	if err := ctx.Err(); err != nil {
 		return pt, err
 	}
-	img, err := pdf.RenderGray(n, dpi)
+	img, err := pdf.RenderGray(n, req.DPI)
 	if err != nil {
-		return pt, err
+		return pt, pageErr(err)
+	}
+	if Blank(img, req.DPI) {
+		pt.Source, pt.Blank, pt.Reason = SourceOCR, true, reason+"; blank: nothing printed, not OCR'd"
+		return pt, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return pt, err
 	}
-	res, err := ocr.Recognize(ctx, img, dpi)
+	Stretch(img, req.DPI)
+	res, err := ocr.Recognize(ctx, img, req.DPI)
 	if err != nil {
-		return pt, fmt.Errorf("OCR page %d: %w", n, err)
+		if ctx.Err() != nil {
+			return pt, ctx.Err()
+		}
+		return pt, pageErr(fmt.Errorf("OCR: %w", err))
 	}
 	pt.Text, pt.Source, pt.Confidence, pt.Reason = res.Text(), SourceOCR, res.Confidence(), reason+"; OCR"
 	return pt, nil
+}
+
+// CheckImages refuses page n (a *PageError) when it draws an image declared larger than
+// maxPixels (0: no limit), before any image is decoded: a few hundred bytes of PDF can declare
+// an image of ten billion pixels, which MuPDF would try to decode.
+func CheckImages(pdf PDF, n int, maxPixels int64) error {
+	if maxPixels <= 0 {
+		return nil
+	}
+	w, h, err := pdf.LargestImage(n)
+	if err != nil {
+		return &PageError{Page: n, Reason: err.Error(), Err: err}
+	}
+	if w*h > float64(maxPixels) {
+		return &PageError{Page: n, Reason: fmt.Sprintf("it draws an image of %.0f x %.0f pixels (%.0f million); the limit is %.0f million (--max-image-pixels)",
+			w, h, w*h/1e6, float64(maxPixels)/1e6)}
+	}
+	return nil
 }

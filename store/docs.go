@@ -42,6 +42,12 @@ type AttemptError struct {
 	Error   string    `json:"error"`
 }
 
+// PageFailure is a page that could not be read, and why; its document goes on without it.
+type PageFailure struct {
+	Page   int    `json:"page"`
+	Reason string `json:"reason"`
+}
+
 // Document is the metadata of one uploaded PDF.
 type Document struct {
 	ID         string         `json:"id"`
@@ -59,6 +65,11 @@ type Document struct {
 	UpdatedAt  time.Time      `json:"updated_at"`
 	StartedAt  *time.Time     `json:"started_at,omitempty"`
 	FinishedAt *time.Time     `json:"finished_at,omitempty"`
+	// Warnings are what was wrong with the file without stopping it (it was damaged and
+	// repaired, a page was read at a lower resolution), as stage 1 last found them.
+	Warnings []string `json:"warnings,omitempty"`
+	// FailedPages are the pages stage 1 could not read (quarantined), with why.
+	FailedPages []PageFailure `json:"failed_pages,omitempty"`
 	// ResultsVersion names the configuration that made a completed document's results (the
 	// processor sets it); empty when unknown (completed by an older idp, or imported).
 	ResultsVersion string `json:"results_version,omitempty"`

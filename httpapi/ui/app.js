@@ -149,8 +149,10 @@ $("#status-filter").addEventListener("change", loadList);
 
 async function upload(files) {
   const msgs = $("#upload-msgs");
+  const password = $("#upload-password").value;
   for (const f of files) {
     const form = new FormData();
+    if (password) form.append("password", password); // before the file: the server streams the upload
     form.append("file", f, f.name);
     const line = el("div", { text: `Uploading ${f.name}…` });
     msgs.prepend(line);
@@ -188,6 +190,9 @@ async function loadProcessor() {
     ["Pages OCR'd", `${s.totals.ocr_pages} (text layer ${s.totals.text_layer_pages})`],
     ["Uptime", `${Math.round(s.uptime_seconds)} s`],
   ];
+  const w = body.worker_processes;
+  if (w) rows.push(["Worker processes", `${w.alive} alive (${w.busy} busy); since start ${w.started} started, ${w.recycled} recycled, ` +
+    `${w.died} died (${w.timed_out} past the page time limit, ${w.out_of_memory} out of memory), ${w.quarantined} pages given up`]);
   if (body.outbox) rows.push(["S3 outbox", `${body.outbox.count ?? body.outbox.pending ?? 0} pending`]);
   if (body.llm) rows.push(["LLM", `${body.llm.breaker || body.llm.state || "on"}`]);
   dl.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
@@ -230,6 +235,8 @@ async function loadDoc(id) {
         : s.total_pages ? `${s.pages_processed} of ${s.total_pages} pages` : "" }));
   }), ...(d.error ? [el("div", { class: "error-box", style: "grid-column: 1 / -1", text: d.error })] : []));
 
+  showNotes(id, d);
+
   const acc = $("#doc-accounts");
   const inAccount = new Set();
   const cards = (body.accounts || []).map((a) => {
@@ -253,8 +260,41 @@ async function loadDoc(id) {
   acc.replaceChildren(el("h2", { text: `Accounts (${(body.accounts || []).length})` }), ...cards);
 }
 
+// showNotes lists what went wrong without stopping the document (warnings, pages that could
+// not be read) and, for a document that failed for want of its password, asks for it.
+function showNotes(id, d) {
+  const notes = [];
+  if (d.warnings && d.warnings.length) {
+    notes.push(el("div", { class: "warn-box", id: "doc-warnings" }, el("strong", { text: "Warnings" }),
+      el("ul", {}, d.warnings.map((w) => el("li", { text: w })))));
+  }
+  if (d.failed_pages && d.failed_pages.length) {
+    notes.push(el("div", { class: "error-box", id: "doc-failed-pages" },
+      el("strong", { text: `${d.failed_pages.length} page${d.failed_pages.length > 1 ? "s" : ""} could not be read` }),
+      el("ul", {}, d.failed_pages.map((f) => el("li", { "data-page": f.page, text: `p.${f.page + 1}: ${f.reason}` })))));
+  }
+  if (d.status === "failed" && (d.error || "").startsWith("encrypted:")) {
+    const input = el("input", { type: "password", class: "password", id: "doc-password", autocomplete: "off", placeholder: "password" });
+    const unlock = async () => {
+      const form = new URLSearchParams();
+      form.set("password", input.value);
+      try { await api(`/api/document/${id}/reprocess`, { method: "POST", body: form }); } catch (e) { alert(e.message); }
+      refresh();
+    };
+    notes.push(el("div", { class: "warn-box" }, el("strong", { text: "This PDF is encrypted." }),
+      el("div", { class: "unlock" }, input, el("button", { type: "button", id: "unlock-btn", onclick: unlock, text: "Open with password" }))));
+  }
+  const box = $("#doc-notes");
+  if (box.contains(document.activeElement)) return; // someone is typing the password
+  box.replaceChildren(...notes);
+  box.hidden = notes.length === 0;
+}
+
 function pageChip(id, p) {
-  return el("button", { type: "button", class: "chip" + (current.page === p ? " sel" : ""), "data-page": p, text: `p.${p + 1}`,
+  const d = docData && docData.document;
+  const failed = d && (d.failed_pages || []).some((f) => f.page === p);
+  return el("button", { type: "button", class: "chip" + (current.page === p ? " sel" : "") + (failed ? " failed" : ""), "data-page": p,
+    text: `p.${p + 1}`, title: failed ? "this page could not be read" : null,
     onclick: () => { location.hash = `#/doc/${id}/page/${p}`; } });
 }
 
@@ -277,7 +317,8 @@ async function showPage(id, page, extractNow) {
       el("p", { class: "error-box", text: e.message }));
     return;
   }
-  const badge = !body.cached && body.processing ? "processing" : body.provisional ? "provisional" : body.cached ? "cached" : "failed";
+  const badge = body.error ? "failed" : body.blank ? "blank" : !body.cached && body.processing ? "processing" :
+    body.provisional ? "provisional" : body.cached ? "cached" : "failed";
   const label = badge === "cached" ? "cached" : badge === "provisional" ? "provisional" : badge;
   const rows = FIELDS.concat(Object.keys(body.data || {}).filter((k) => !FIELDS.includes(k))).map((k) => {
     const v = body.data ? body.data[k] : undefined;
@@ -289,7 +330,9 @@ async function showPage(id, page, extractNow) {
     el("h2", {}, `Page ${page + 1} `, el("span", { class: "badge " + badge, "data-badge": badge, text: label })),
     el("div", { class: "sub", text: body.data ? `account ${body.account_number || "none"} · ${body.source || ""} · ${body.extractor || ""}` :
       `${body.stage} ${body.progress}% (${body.pages_processed}/${body.total_pages} pages)` }),
-    body.data ? el("table", {}, el("tbody", {}, rows)) : el("p", { class: "empty", text: "This page is not processed yet." }),
+    body.error ? el("p", { class: "error-box", id: "page-error", text: "This page could not be read: " + body.error }) :
+      body.blank ? el("p", { class: "empty", text: "Nothing is printed on this page." }) :
+      body.data ? el("table", {}, el("tbody", {}, rows)) : el("p", { class: "empty", text: "This page is not processed yet." }),
     ...(body.flags ? [el("p", { class: "sub", text: "Flags: " + body.flags.join("; ") })] : []));
   document.querySelectorAll(".chip").forEach((c) => c.classList.toggle("sel", Number(c.dataset.page) === page));
 }

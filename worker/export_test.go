@@ -1,0 +1,4 @@
+package worker
+
+// WorkerEnvForTest exposes workerEnv to the external tests.
+var WorkerEnvForTest = workerEnv
