@@ -31,9 +31,9 @@ deps: ## install the system packages idp needs (Tesseract, Leptonica, language d
 	@go mod download
 
 .PHONY: test-deps
-test-deps: deps ## also install what the tests and benchmarks drive: Chromium (UI test), mutool, tesseract, pdftotext, nginx and wrk (anchors), systemd-analyze and strace (the unit's tests)
+test-deps: deps ## also install what the tests and benchmarks drive: Chromium (UI test), mutool, tesseract, pdftotext, nginx and wrk (anchors), systemd-analyze and strace (the unit's tests), redis-server (many nodes)
 	@missing=""; \
-	for p in mupdf-tools tesseract-ocr poppler-utils chromium wrk nginx-light systemd strace; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in mupdf-tools tesseract-ocr poppler-utils chromium wrk nginx-light systemd strace redis-server; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \

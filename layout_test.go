@@ -60,7 +60,7 @@ func internal(paths []string) []string {
 // engines run in worker processes.
 func TestImportGraph(t *testing.T) {
 	pkgs := listPackages(t)
-	for _, name := range []string{"pipeline", "stage", "mupdf", "tesseract", "rules", "llm", "eval", "store", "store/s3", "retry", "worker", "httpapi", "cmd"} {
+	for _, name := range []string{"pipeline", "stage", "mupdf", "tesseract", "rules", "llm", "eval", "store", "store/s3", "store/redisq", "retry", "worker", "httpapi", "cmd"} {
 		if _, ok := pkgs[name]; !ok {
 			t.Fatalf("package %s is missing (go list found %d packages)", name, len(pkgs))
 		}
@@ -69,11 +69,14 @@ func TestImportGraph(t *testing.T) {
 	// Transitive dependencies that a package must never reach.
 	engines := []string{"mupdf", "tesseract", "rules", "llm", "eval"}
 	cgoAndClients := []string{"github.com/gen2brain/go-fitz", "github.com/otiai10/gosseract/v2", "github.com/sashabaranov/go-openai"}
+	redisClient := "github.com/redis/go-redis/v9"
 	forbidden := map[string][]string{
-		"pipeline": append(append([]string{"httpapi", "cmd"}, engines...), cgoAndClients...),
-		"httpapi":  append([]string{"cmd"}, append(engines, cgoAndClients...)...),
-		"store":    append(append([]string{"pipeline", "stage", "httpapi", "cmd", "store/s3"}, engines...), cgoAndClients...),
-		"stage":    append(append([]string{"pipeline", "store", "httpapi", "cmd"}, engines...), cgoAndClients...),
+		// The processor sees the other nodes through pipeline.Cluster and store.Queue only.
+		"pipeline":     append(append([]string{"httpapi", "cmd", "store/redisq", redisClient}, engines...), cgoAndClients...),
+		"httpapi":      append([]string{"cmd"}, append(engines, cgoAndClients...)...),
+		"store":        append(append([]string{"pipeline", "stage", "httpapi", "cmd", "store/s3", "store/redisq", redisClient}, engines...), cgoAndClients...),
+		"store/redisq": append(append([]string{"pipeline", "stage", "httpapi", "cmd", "store/s3"}, engines...), cgoAndClients...),
+		"stage":        append(append([]string{"pipeline", "store", "httpapi", "cmd"}, engines...), cgoAndClients...),
 		// The supervisor of the worker processes links no engine: the engines run in the
 		// workers, which cmd (or a test binary) wires.
 		"worker": append(append([]string{"pipeline", "store", "httpapi", "cmd"}, engines...), cgoAndClients...),
@@ -96,18 +99,20 @@ func TestImportGraph(t *testing.T) {
 
 	// Direct internal imports allowed per package.
 	allowed := map[string][]string{
-		"stage":     nil,
-		"retry":     nil,
-		"mupdf":     {"stage"},
-		"tesseract": {"stage"},
-		"rules":     {"stage"},
-		"eval":      {"stage"},
-		"llm":       {"stage", "rules", "retry"},
-		"store":     {"retry"},
-		"store/s3":  {"store"},
-		"pipeline":  {"stage", "store", "retry"},
-		"worker":    {"stage"},
-		"httpapi":   {"pipeline", "stage", "store"},
+		"stage":                  nil,
+		"retry":                  nil,
+		"mupdf":                  {"stage"},
+		"tesseract":              {"stage"},
+		"rules":                  {"stage"},
+		"eval":                   {"stage"},
+		"llm":                    {"stage", "rules", "retry"},
+		"store":                  {"retry"},
+		"store/s3":               {"store"},
+		"store/redisq":           {"store"},
+		"store/redisq/redistest": nil,
+		"pipeline":               {"stage", "store", "retry"},
+		"worker":                 {"stage"},
+		"httpapi":                {"pipeline", "stage", "store"},
 	}
 	for name, ok := range allowed {
 		for _, imp := range internal(pkgs[name].Imports) {

@@ -13,6 +13,7 @@ import (
 	"github.com/idp/idp/llm"
 	"github.com/idp/idp/pipeline"
 	"github.com/idp/idp/store"
+	"github.com/idp/idp/store/redisq"
 	"github.com/idp/idp/worker"
 )
 
@@ -24,6 +25,8 @@ type processorOptions struct {
 	llm       llmOptions
 	s3        s3Options
 	workers   workerOptions
+	// redis makes this process one node of several (serve only; nil elsewhere).
+	redis *redisOptions
 }
 
 func (o *processorOptions) AddFlags(fs *pflag.FlagSet) {
@@ -96,11 +99,16 @@ type app struct {
 	model *llm.Extractor
 	// outbox is the S3 uploader (its Stats show the backlog); nil without --s3-bucket.
 	outbox *store.Uploader
-	log    *slog.Logger
+	// cluster is the connection to the other nodes; nil without --redis-url.
+	cluster *redisq.Client
+	log     *slog.Logger
 }
 
 func (a *app) Close() error {
 	a.proc.Stop()
+	if a.cluster != nil {
+		_ = a.cluster.Close() // sends what the journal holds first
+	}
 	shutdownOutbox(a.outbox, a.log)
 	poolErr := a.pool.Close()
 	return errors.Join(a.db.Close(), poolErr)
@@ -110,6 +118,9 @@ func (a *app) Close() error {
 func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 	cfg, err := o.config()
 	if err != nil {
+		return nil, err
+	}
+	if err := o.redis.check(&o.s3); err != nil {
 		return nil, err
 	}
 	ex, err := o.llm.build(&cfg, logger)
@@ -129,12 +140,23 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 		db.Close()
 		return nil, err
 	}
-	pool, err := o.workers.start(cfg, logger)
+	cluster, err := o.redis.open(db, files, o.dataDir, cfg.Workers, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	proc, err := pipeline.New(cfg, pipeline.Deps{
+	closeCluster := func() {
+		if cluster != nil {
+			cluster.Close()
+		}
+	}
+	pool, err := o.workers.start(cfg, logger)
+	if err != nil {
+		closeCluster()
+		db.Close()
+		return nil, err
+	}
+	deps := pipeline.Deps{
 		DB:     db,
 		Files:  files,
 		Reader: pool,
@@ -142,20 +164,30 @@ func openApp(o *processorOptions, logger *slog.Logger) (*app, error) {
 
 		Extractor: ex.extractor,
 		Splitter:  ex.splitter,
-	})
+	}
+	if cluster != nil {
+		deps.Queue, deps.Cluster = cluster, cluster
+	}
+	proc, err := pipeline.New(cfg, deps)
 	if err == nil && outbox != nil {
 		err = outbox.Start(context.Background()) // stopped by Close
 	}
 	if err != nil {
 		pool.Close()
+		closeCluster()
 		db.Close()
 		return nil, err
 	}
-	return &app{db: db, proc: proc, pool: pool, model: ex.model, outbox: outbox, log: logger}, nil
+	if cluster != nil {
+		cluster.OnLeaseLost(proc.LeaseLost)
+		cluster.SetBusy(func() int { return len(proc.ActiveDocuments()) })
+		cluster.Start(context.Background()) // stopped by Close
+	}
+	return &app{db: db, proc: proc, pool: pool, model: ex.model, outbox: outbox, cluster: cluster, log: logger}, nil
 }
 
 // extraStatus is state of optional parts for the processor status and metrics; nil when
 // none is configured.
 func (a *app) extraStatus() map[string]any {
-	return joinStatus(llmStatus(a.model), s3Status(a.outbox), workerStatus(a.pool))
+	return joinStatus(llmStatus(a.model), s3Status(a.outbox), workerStatus(a.pool), redisStatus(a.cluster))
 }

@@ -43,6 +43,8 @@ of the queue), then the database.`,
 		},
 	}
 	o.proc.AddFlags(c.Flags())
+	o.proc.redis = &redisOptions{}
+	o.proc.redis.AddFlags(c.Flags())
 	c.Flags().StringVar(&o.addr, "addr", "127.0.0.1:5015", "address of the HTTP API and web UI (loopback by default; any other address needs --api-token)")
 	c.Flags().StringVar(&o.apiToken, "api-token", "", "when set, every /api call needs Authorization: Bearer <token> (health and metrics stay open); prefer IDP_API_TOKEN, which ps does not show")
 	c.Flags().BoolVar(&o.allowUnauthenticated, "allow-unauthenticated", false, "serve the API without a token on an address that is not loopback (logs a warning at every start)")
@@ -68,6 +70,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		log.Warn("Serving the API without authentication (--allow-unauthenticated): anyone who can reach this address can upload, read and delete every document",
 			"addr", o.addr)
 	}
+	o.proc.redis.addr = o.addr
 	a, err := openApp(&o.proc, log)
 	if err != nil {
 		return err
@@ -81,7 +84,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	ready := &atomic.Bool{}
 	handler := httpapi.NewHandler(httpapi.Deps{
 		Processor: a.proc, DB: a.db, Token: o.apiToken, Ready: ready, Version: version, Logger: log,
-		Extra: a.extraStatus,
+		Extra: a.extraStatus, NodeID: a.nodeID(),
 	})
 	srv := &http.Server{
 		Handler:           handler,

@@ -129,6 +129,8 @@ func (s *server) submitPart(r *http.Request, part *multipart.Part, opts pipeline
 			code = http.StatusBadRequest
 		case errors.Is(err, pipeline.ErrTooLarge), errors.As(err, &mbe):
 			code = http.StatusRequestEntityTooLarge
+		case errors.Is(err, pipeline.ErrUnavailable):
+			code = http.StatusServiceUnavailable
 		default:
 			s.log.Error("Upload failed", "file", name, "err", err)
 		}

@@ -18,7 +18,12 @@ import (
 // documents by status and failures, plus Go and process metrics.
 func (s *server) metrics() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(
+	var r prometheus.Registerer = reg
+	if s.NodeID != "" {
+		// Several nodes: one scrape per node, each series labelled with its node.
+		r = prometheus.WrapRegistererWith(prometheus.Labels{"node": s.NodeID}, reg)
+	}
+	r.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&collector{s: s},

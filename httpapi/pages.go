@@ -93,6 +93,9 @@ func (s *server) extract(w http.ResponseWriter, r *http.Request, id string) erro
 	if err != nil {
 		return err
 	}
+	if _, err := s.Processor.PageData(r.Context(), id, page); err != nil && s.forwardToHolder(w, r, id) {
+		return nil // not cached: the holder extracts it
+	}
 	res, err := s.Processor.ExtractPage(r.Context(), id, page)
 	if err != nil {
 		return err

@@ -36,6 +36,8 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusNotFound
 	case errors.Is(err, pipeline.ErrTooLarge):
 		status = http.StatusRequestEntityTooLarge
+	case errors.Is(err, pipeline.ErrUnavailable):
+		status = http.StatusServiceUnavailable
 	case stage.IsPermanent(err), errors.As(err, new(*stage.PageError)), errors.Is(err, stage.ErrEncrypted):
 		status = http.StatusUnprocessableEntity
 	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:

@@ -36,6 +36,8 @@ type Deps struct {
 	Logger  *slog.Logger
 	// AnswerCacheBytes bounds the encoded cached-data answers kept in memory (default 64 MiB).
 	AnswerCacheBytes int64
+	// NodeID, with several nodes, labels every metric (node="..."); empty on one node.
+	NodeID string
 }
 
 type server struct {

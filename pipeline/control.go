@@ -27,6 +27,10 @@ type ForceResult struct {
 // completed stays as it is.
 func (p *Processor) Force(ctx context.Context, id string) (ForceResult, error) {
 	var res ForceResult
+	if err := p.ready(ctx); err != nil {
+		return res, err
+	}
+	p.adopt(ctx, id)
 	err := p.db.Update(ctx, func(tx *store.Tx) error {
 		d, err := tx.Document(id)
 		if err != nil {
@@ -98,6 +102,7 @@ func (p *Processor) Delete(ctx context.Context, id string) error {
 	if !store.ValidID(id) {
 		return fmt.Errorf("%q: %w", id, store.ErrInvalidID)
 	}
+	p.adopt(ctx, id)
 	p.cancelActive(id)
 	gone, err := p.remove(ctx, id, nil)
 	if gone {
@@ -145,6 +150,10 @@ func (p *Processor) remove(ctx context.Context, id string, check func(tx *store.
 // empty) onwards, resets their progress, and queues the document at the front of high
 // priority.
 func (p *Processor) Reprocess(ctx context.Context, id, from string) error {
+	if err := p.ready(ctx); err != nil {
+		return err
+	}
+	p.adopt(ctx, id)
 	p.cancelActive(id)
 	p.plans.forget(id)
 	err := ResetDocument(ctx, p.db, p.queue, id, from)
@@ -211,6 +220,10 @@ func ResetDocument(ctx context.Context, db *store.DB, q store.Queue, id, from st
 // Retry gives a failed document a fresh set of tries and queues it again; its cached pages
 // are kept.
 func (p *Processor) Retry(ctx context.Context, id string) error {
+	if err := p.ready(ctx); err != nil {
+		return err
+	}
+	p.adopt(ctx, id)
 	err := p.db.Update(ctx, func(tx *store.Tx) error {
 		d, err := tx.Document(id)
 		if err != nil {

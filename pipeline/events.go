@@ -18,6 +18,8 @@ type Event struct {
 	Status   string    `json:"status,omitempty"`
 	Error    string    `json:"error,omitempty"`
 	Time     time.Time `json:"time"`
+	// Node is the node the event happened on (several nodes; see Deps.Cluster).
+	Node string `json:"node,omitempty"`
 }
 
 // Event types.
@@ -36,8 +38,9 @@ const (
 // Broker fans events out to subscribers. A slow subscriber loses events rather than slowing
 // the pipeline: its channel is buffered and a full buffer drops.
 type Broker struct {
-	mu   sync.Mutex
-	subs map[chan Event]struct{}
+	mu    sync.Mutex
+	subs  map[chan Event]struct{}
+	relay func(Event) // sends this node's events to the other nodes (cluster.go)
 }
 
 // NewBroker returns a broker with no subscribers.
@@ -65,6 +68,23 @@ func (b *Broker) Publish(e Event) {
 	if b == nil {
 		return
 	}
+	b.deliver(e)
+	b.mu.Lock()
+	relay := b.relay
+	b.mu.Unlock()
+	if relay != nil {
+		relay(e)
+	}
+}
+
+func (b *Broker) setRelay(fn func(Event)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.relay = fn
+}
+
+// deliver sends e to this node's subscribers that have room.
+func (b *Broker) deliver(e Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for ch := range b.subs {

@@ -59,6 +59,7 @@ type PageNow struct {
 // for the same page, and the background worker reaching it, share one computation. The
 // document itself moves to the front of the queue, so the rest follows.
 func (p *Processor) ExtractPage(ctx context.Context, id string, page int) (PageNow, error) {
+	p.adopt(ctx, id)
 	d, err := p.document(ctx, id)
 	if err != nil {
 		return PageNow{}, err

@@ -55,6 +55,10 @@ func (p *Processor) forPagesIn(slots chan struct{}, ctx, soft context.Context, p
 		go func() {
 			defer wg.Done()
 			for pg := range next {
+				if err := p.holdPage(ctx); err != nil {
+					fail(err)
+					return
+				}
 				select {
 				case slots <- struct{}{}:
 				case <-ctx.Done():

@@ -156,7 +156,10 @@ type Deps struct {
 	Splitter  stage.AccountSplitter
 	Extractor stage.Extractor
 	Events    *Broker
-	Logger    *slog.Logger
+	// Cluster is the other nodes, when several share the queue (Queue is then theirs) and
+	// the hot cache; nil on a single node (cluster.go).
+	Cluster Cluster
+	Logger  *slog.Logger
 	// Now and Rand replace the clock and the randomness of retry waits (tests).
 	Now  func() time.Time
 	Rand func() float64
@@ -176,6 +179,7 @@ type Processor struct {
 	splitter stage.AccountSplitter
 	extract  stage.Extractor
 	events   *Broker
+	cluster  Cluster
 	log      *slog.Logger
 	now      func() time.Time
 	rand     func() float64
@@ -244,7 +248,7 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 	}
 	p := &Processor{
 		cfg: cfg, db: deps.DB, queue: deps.Queue, files: deps.Files, reader: deps.Reader,
-		splitter: deps.Splitter, extract: deps.Extractor, events: deps.Events,
+		splitter: deps.Splitter, extract: deps.Extractor, events: deps.Events, cluster: deps.Cluster,
 		log: deps.Logger.With("component", "processor"), now: deps.Now, rand: deps.Rand,
 		pages:    make(chan struct{}, cfg.PageWorkers),
 		extSlots: make(chan struct{}, cfg.ExtractWorkers),
@@ -253,6 +257,9 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 		counters: newCounters(),
 	}
 	p.versions = newVersions(cfg, deps.Reader, deps.Splitter, deps.Extractor)
+	if p.cluster != nil {
+		p.relayEvents(context.Background())
+	}
 	return p, nil
 }
 
@@ -448,7 +455,7 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 	defer close(done)
 	defer p.clearActive(id)
 	started := p.now()
-	err = p.runPipeline(ctx, rs.soft, doc)
+	err = p.runPipeline(withDoc(ctx, id), rs.soft, doc)
 	p.counters.observeDocument(err, p.now().Sub(started))
 	switch {
 	case errors.Is(context.Cause(runCtx), errSuperseded):
@@ -634,6 +641,9 @@ func (p *Processor) requeue(ctx context.Context, id string, prio store.Priority,
 func (p *Processor) publish(e Event) {
 	if e.Time.IsZero() {
 		e.Time = p.now()
+	}
+	if p.cluster != nil {
+		e.Node = p.cluster.NodeID()
 	}
 	p.events.Publish(e)
 }

@@ -15,6 +15,7 @@ import (
 //
 // With S3, records of a completed document that bbolt lacks are read through first.
 func (p *Processor) Result(ctx context.Context, id string) (stage.Result, error) {
+	p.adopt(ctx, id)
 	for try := 0; ; try++ {
 		res, missing, err := p.result(ctx, id)
 		// Up to three rounds: the mapping names the pages whose records to read.

@@ -27,6 +27,8 @@ type DocStatus struct {
 	// and the pages it could not read (quarantined), with why.
 	Warnings    []string           `json:"warnings,omitempty"`
 	FailedPages []stage.FailedPage `json:"failed_pages,omitempty"`
+	// Node is the node that holds the document (several nodes only).
+	Node string `json:"node,omitempty"`
 }
 
 // StageReport is one stage's part of DocStatus.
@@ -44,6 +46,7 @@ var stageWeight = map[string]int{stage.OCRExtraction: 70, stage.AccountSplitting
 // Status reports where a document stands.
 func (p *Processor) Status(ctx context.Context, id string) (DocStatus, error) {
 	var st DocStatus
+	holder := p.adopt(ctx, id)
 	err := p.db.View(ctx, func(tx *store.Tx) error {
 		d, err := tx.Document(id)
 		if err != nil {
@@ -57,6 +60,7 @@ func (p *Processor) Status(ctx context.Context, id string) (DocStatus, error) {
 		}
 		return nil
 	})
+	st.Node = holder
 	if err == nil && st.Status == string(store.StatusCompleted) && len(st.Accounts) == 0 {
 		st.Accounts = p.remoteAccounts(ctx, id)
 	}

@@ -85,6 +85,13 @@ func (p *Processor) Submit(ctx context.Context, fileName string, r io.Reader, op
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	id := store.DocID(sum)
+	if err := p.ready(ctx); err != nil {
+		return out, err
+	}
+	p.adopt(ctx, id) // the same bytes uploaded to another node are that document
+	if err := p.shareOriginal(ctx, id, tmp.Name(), sum, filepath.Base(fileName)); err != nil {
+		return out, err
+	}
 	p.keys.set(id, opts.Password)
 	key := store.OriginalKey(id)
 	if _, err := os.Stat(p.files.Path(key)); errors.Is(err, os.ErrNotExist) {

@@ -83,6 +83,9 @@ func (tx *Tx) PutCache(key, version string, data any) error {
 		return err
 	}
 	tx.cacheChanged(key)
+	if err := tx.shareKey(SharedRecord, recordDoc(key), key); err != nil {
+		return err
+	}
 	return tx.enqueue(opRecord, key, "")
 }
 
@@ -99,6 +102,9 @@ func (tx *Tx) DeleteCache(prefix string) (int, error) {
 		return n, err
 	}
 	tx.cacheChanged(prefix)
+	if err := tx.shareKey(SharedDropRecords, recordDoc(prefix), prefix); err != nil {
+		return n, err
+	}
 	return n, tx.dropRemotePrefix(prefix)
 }
 
@@ -146,7 +152,10 @@ func (tx *Tx) PutCheckpoint(key, version string, data any) error {
 	if err != nil {
 		return err
 	}
-	return tx.bucket(bucketCheckpoints).Put([]byte(key), v)
+	if err := tx.bucket(bucketCheckpoints).Put([]byte(key), v); err != nil {
+		return err
+	}
+	return tx.shareKey(SharedCheckpoint, checkpointDoc(key), key)
 }
 
 // Checkpoints calls fn for every checkpoint under prefix, in key order.
@@ -156,7 +165,11 @@ func (tx *Tx) Checkpoints(prefix string, fn func(key string, r Record) error) er
 
 // DeleteCheckpoints removes every checkpoint under prefix.
 func (tx *Tx) DeleteCheckpoints(prefix string) (int, error) {
-	return countDelete(tx.bucket(bucketCheckpoints), []byte(prefix))
+	n, err := countDelete(tx.bucket(bucketCheckpoints), []byte(prefix))
+	if err != nil {
+		return n, err
+	}
+	return n, tx.shareKey(SharedDropCheckpoints, checkpointDoc(prefix), prefix)
 }
 
 func countDelete(b *bolt.Bucket, prefix []byte) (int, error) {

@@ -33,6 +33,7 @@ var allBuckets = [][]byte{
 	bucketProgress, bucketCache, bucketCheckpoints, bucketMeta,
 	bucketOutbox, bucketOutboxKeys, bucketSynced, bucketOpened,
 	bucketCounts, bucketDocsByTime, bucketDocsByStatus, bucketDocsByResults, bucketQueueDelayed,
+	bucketShared,
 }
 
 // FileName is the name of the database file inside the data directory.
@@ -57,6 +58,8 @@ type DB struct {
 	// from; nil without one (then no outbox entry is ever written). Set by AttachRemote
 	// before the database is used.
 	remote *remote
+	// shared is the tier several nodes share (shared.go); nil on a single node.
+	shared *shared
 	// gens count the changes of each document's cached records (CacheGeneration).
 	gens *generations
 	// batch gathers the callers of Batch.
@@ -117,6 +120,10 @@ type Tx struct {
 	tx  *bolt.Tx
 	now time.Time
 	db  *DB
+	// local: what tx writes came from the shared tier and is not journaled back (UpdateLocal).
+	local bool
+	// woke: tx has registered the shared writer's wake-up for its commit.
+	woke bool
 }
 
 // Update runs fn in one read-write transaction: everything fn writes lands together or not at

@@ -132,7 +132,10 @@ func (tx *Tx) PutDocument(d *Document) error {
 	if d.CreatedAt.IsZero() {
 		d.CreatedAt = tx.now
 	}
-	d.UpdatedAt = tx.now
+	// What came from the shared tier keeps the time its maker stamped: it orders the copies.
+	if !tx.local || d.UpdatedAt.IsZero() {
+		d.UpdatedAt = tx.now
+	}
 	v, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("encode document %s: %w", d.ID, err)
@@ -146,6 +149,9 @@ func (tx *Tx) PutDocument(d *Document) error {
 		}
 	}
 	if err := tx.writeDocument(d, v); err != nil {
+		return err
+	}
+	if err := tx.shareKey(SharedDocument, d.ID, ""); err != nil {
 		return err
 	}
 	if !tx.writeThrough() {
@@ -256,6 +262,9 @@ func (tx *Tx) DeleteDocument(id string) error {
 		if err := b.Delete([]byte(id)); err != nil {
 			return err
 		}
+	}
+	if err := tx.shareKey(SharedDropDocument, id, ""); err != nil {
+		return err
 	}
 	return tx.bucket(bucketDocs).Delete([]byte(id))
 }

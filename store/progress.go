@@ -66,7 +66,10 @@ func (tx *Tx) PutProgress(docID, stage string, p StageProgress) error {
 	if err != nil {
 		return err
 	}
-	return tx.bucket(bucketProgress).Put(progressKey(docID, stage), v)
+	if err := tx.bucket(bucketProgress).Put(progressKey(docID, stage), v); err != nil {
+		return err
+	}
+	return tx.shareKey(SharedProgress, docID, stage)
 }
 
 // UpdateProgress reads one stage's progress, applies fn and writes it back.
@@ -81,5 +84,8 @@ func (tx *Tx) UpdateProgress(docID, stage string, fn func(p *StageProgress)) (St
 
 // DeleteProgress forgets one stage's progress (it reads as pending again).
 func (tx *Tx) DeleteProgress(docID, stage string) error {
-	return tx.bucket(bucketProgress).Delete(progressKey(docID, stage))
+	if err := tx.bucket(bucketProgress).Delete(progressKey(docID, stage)); err != nil {
+		return err
+	}
+	return tx.shareKey(SharedProgress, docID, stage)
 }

@@ -174,7 +174,19 @@ func (db *DB) ReadThroughStats() ReadThroughStats {
 // tier is read outside any transaction; what it returns is written in one short Update.
 // Without a remote, or while read-through is paused after a failure, it does nothing.
 // Failures are not returned (a miss is computed locally); they pause read-through.
+//
+// With a shared tier (several nodes), the shared tier is asked first: a record another node
+// has just made is there before it is in the blob tier.
 func (db *DB) ReadThrough(ctx context.Context, keys map[string]string) int {
+	n := 0
+	if db.shared != nil && len(keys) > 0 {
+		n = db.readShared(ctx, keys)
+	}
+	return n + db.readThroughBlob(ctx, keys)
+}
+
+// readThroughBlob is ReadThrough from the blob tier alone.
+func (db *DB) readThroughBlob(ctx context.Context, keys map[string]string) int {
 	r := db.remote
 	if r == nil || len(keys) == 0 || !r.readable() {
 		return 0
@@ -517,4 +529,27 @@ func (db *DB) FetchOriginal(ctx context.Context, files *DirBlob, id string) (str
 	}
 	r.log.Info("Fetched original from S3", "doc_id", id)
 	return path, nil
+}
+
+// PutOriginal puts a document's upload (the file at path, whose SHA-256 is sum) in the blob
+// tier now, unless it is there already with that SHA-256: with several nodes an upload must
+// be in the bucket before it is queued, which the outbox, sending it later, does not ensure.
+func (db *DB) PutOriginal(ctx context.Context, id, path, sum, fileName string) error {
+	r := db.remote
+	if r == nil {
+		return errors.New("put original: no blob tier attached")
+	}
+	key := OriginalKey(id)
+	if info, err := r.blob.Stat(ctx, key); err == nil && info.Metadata["sha256"] == sum {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := r.blob.Put(ctx, key, f, map[string]string{"sha256": sum, "file_name": fileName}); err != nil {
+		return fmt.Errorf("put original of %s: %w", id, err)
+	}
+	return nil
 }
