@@ -464,6 +464,15 @@ func TestManyNodes(t *testing.T) {
 		e.redis.Restart(t)
 		waitAll(t, nodes, more, 3*time.Minute)
 		checkNoOverlap(t, tries(nodes, time.Now()))
+		// The bucket down: an upload cannot be put where the other nodes would read it, so it
+		// is refused with the reason, as when Redis is away.
+		e.s3.Stop(t)
+		p, _ = gen.Generate(gen.Options{Seed: 701})
+		_, status, msg, err = upload(nodes[0].url, "while-bucket-down.pdf", p.PDF)
+		if err != nil || status != http.StatusServiceUnavailable || !strings.Contains(msg, "bucket") {
+			t.Errorf("upload while S3 is down: %d %q %v; want 503 with the reason", status, msg, err)
+		}
+		e.s3.Restart(t)
 		// Work in flight finished its current pages and waited: no page
 		// was read from 10 s into the outage until Redis was back.
 		var during, after int

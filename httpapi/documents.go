@@ -129,7 +129,7 @@ func (s *server) submitPart(r *http.Request, part *multipart.Part, opts pipeline
 			code = http.StatusBadRequest
 		case errors.Is(err, pipeline.ErrTooLarge), errors.As(err, &mbe):
 			code = http.StatusRequestEntityTooLarge
-		case errors.Is(err, pipeline.ErrUnavailable):
+		case errors.Is(err, pipeline.ErrUnavailable), errors.Is(err, pipeline.ErrBucketUnavailable):
 			code = http.StatusServiceUnavailable
 		default:
 			s.log.Error("Upload failed", "file", name, "err", err)

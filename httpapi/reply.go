@@ -36,7 +36,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusNotFound
 	case errors.Is(err, pipeline.ErrTooLarge):
 		status = http.StatusRequestEntityTooLarge
-	case errors.Is(err, pipeline.ErrUnavailable):
+	case errors.Is(err, pipeline.ErrUnavailable), errors.Is(err, pipeline.ErrBucketUnavailable):
 		status = http.StatusServiceUnavailable
 	case stage.IsPermanent(err), errors.As(err, new(*stage.PageError)), errors.Is(err, stage.ErrEncrypted):
 		status = http.StatusUnprocessableEntity

@@ -107,8 +107,19 @@ func (p *Processor) shareOriginal(ctx context.Context, id, path, sum, fileName s
 	if p.cluster == nil || p.db.Remote() == nil {
 		return nil
 	}
-	return p.db.PutOriginal(ctx, id, path, sum, fileName)
+	if err := p.db.PutOriginal(ctx, id, path, sum, fileName); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		// No other node could read the file: the upload is refused, as when Redis is away.
+		return fmt.Errorf("%w: the bucket cannot take the upload now, so no node could process it (%w)", ErrBucketUnavailable, err)
+	}
+	return nil
 }
+
+// ErrBucketUnavailable means an upload could not be put in the bucket, which several nodes
+// need before it is queued (the HTTP API answers 503).
+var ErrBucketUnavailable = errors.New("the bucket (S3) is unreachable; try again shortly")
 
 // relayEvents makes the broker send this node's events to the other nodes and deliver
 // theirs to its subscribers.
