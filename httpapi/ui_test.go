@@ -72,7 +72,7 @@ func TestWebUI(t *testing.T) {
 	if err := os.WriteFile(file, p.PDF, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx := browser(t, bin, 3*time.Minute)
+	ctx := browser(t, bin, 6*time.Minute)
 
 	page := p.Truth.Accounts[0].Pages[0]
 	want := p.Truth.Accounts[0].AccountNumber
@@ -148,7 +148,7 @@ func TestWebUILowConfidence(t *testing.T) {
 	if err := pdf.OutputFileAndClose(file); err != nil {
 		t.Fatal(err)
 	}
-	ctx := browser(t, bin, 3*time.Minute)
+	ctx := browser(t, bin, 6*time.Minute)
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(ts.URL+"/"),

@@ -137,7 +137,7 @@ func TestWebUIFailedPagesAndPassword(t *testing.T) {
 	ts.waitDone(t, failedID)
 	ts.waitDone(t, lockedID)
 
-	ctx := browser(t, bin, 2*time.Minute)
+	ctx := browser(t, bin, 6*time.Minute)
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(ts.URL+"/#/doc/"+failedID),
