@@ -190,7 +190,7 @@ func (p *Processor) extractShared(ctx context.Context, id string, page int, pt s
 	return shared(ctx, p, key, func(ctx context.Context) (stage.Extraction, error) {
 		return runPage(ctx, p.cfg.PageTimeout, page, func() (stage.Extraction, error) {
 			return p.extract.Extract(ctx, stage.ExtractInput{
-				DocID: id, Page: page, Text: pt.Text, Source: pt.Source,
+				DocID: id, Page: page, Text: pt.Text, Source: pt.Source, Unsure: pt.Unsure,
 				AccountIndex: m.AccountIndex, AccountNumber: m.AccountNumber,
 			})
 		})

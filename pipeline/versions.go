@@ -20,8 +20,9 @@ type versions struct {
 func newVersions(cfg Config, r stage.Reader, s stage.AccountSplitter, e stage.Extractor) versions {
 	var v versions
 	// ocr/2: blank pages are found and not OCR'd, pages that fail alone are quarantined
-	// (stage.BlankVersion names the blank rule).
-	v.ocr = fmt.Sprintf("ocr/2;%s;dpi=%d;%s;%s", r.Version(), cfg.OCRDPI, stage.TextLayerVersion, stage.BlankVersion)
+	// (stage.BlankVersion names the blank rule); ocr/3: the words OCR was unsure of are kept
+	// (PageText.Unsure).
+	v.ocr = fmt.Sprintf("ocr/3;%s;dpi=%d;%s;%s", r.Version(), cfg.OCRDPI, stage.TextLayerVersion, stage.BlankVersion)
 	v.split = fmt.Sprintf("split/1;%s;in=%s", s.Version(), digest(v.ocr))
 	v.analysis = fmt.Sprintf("analysis/1;%s;in=%s", s.Version(), digest(v.split))
 	v.extract = fmt.Sprintf("extract/1;%s;in=%s", e.Version(), digest(v.analysis))

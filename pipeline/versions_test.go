@@ -30,8 +30,9 @@ func (namedReader) Version() string { return "mupdf-T;tesseract-T/eng" }
 // rules and with a model. A cached record is served only when its version is the running one,
 // so a change here makes every cached result in every deployment stale: it must be deliberate
 // (a change of what a stage produces), never a side effect of moving code. The last change:
-// ocr/1 -> ocr/2 (blank pages are not OCR'd, pages that fail alone are quarantined, a page's
-// contrast is stretched before OCR), which moves every later stage's digest.
+// ocr/2 -> ocr/3 (a page keeps the words OCR was unsure of, PageText.Unsure), which moves
+// every later stage's digest, and rules/7 -> rules/8 (the rules extractor makes a value on
+// such a word less sure).
 func TestCacheVersionsDoNotMove(t *testing.T) {
 	x, err := llm.NewExtractor(func() llm.Config {
 		c := llmtest.NewServer(t).Config(nil)
@@ -48,16 +49,16 @@ func TestCacheVersionsDoNotMove(t *testing.T) {
 		want      map[string]string
 	}{
 		{"rules", rules.Splitter{}, rules.Extractor{}, map[string]string{
-			stage.OCRExtraction:    "ocr/2;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2;blank/1;stretch/1",
-			stage.AccountSplitting: "split/1;split-rules/7;in=3413c0a9bb57",
-			stage.PageAnalysis:     "analysis/1;split-rules/7;in=9889d060425b",
-			stage.LLMExtraction:    "extract/1;extract-rules/7;schema=default;in=bf7e5761861e",
+			stage.OCRExtraction:    "ocr/3;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2;blank/1;stretch/1",
+			stage.AccountSplitting: "split/1;split-rules/8;in=c8137ba65f9c",
+			stage.PageAnalysis:     "analysis/1;split-rules/8;in=fd7e1ed7a985",
+			stage.LLMExtraction:    "extract/1;extract-rules/8;schema=default;in=60c4f08cdf98",
 		}},
 		{"model", llm.NewSplitter(x), x, map[string]string{
-			stage.OCRExtraction:    "ocr/2;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2;blank/1;stretch/1",
-			stage.AccountSplitting: "split/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/7;in=3413c0a9bb57",
-			stage.PageAnalysis:     "analysis/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/7;in=765505ed4221",
-			stage.LLMExtraction:    "extract/1;llm/1;model=m;prompt=c55e18ac4de9;schema=4478ebb446b4;format=auto;ground/1;in=2119c36031ff",
+			stage.OCRExtraction:    "ocr/3;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2;blank/1;stretch/1",
+			stage.AccountSplitting: "split/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/8;in=c8137ba65f9c",
+			stage.PageAnalysis:     "analysis/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/8;in=97932bf1a8d4",
+			stage.LLMExtraction:    "extract/1;llm/1;model=m;prompt=c55e18ac4de9;schema=4478ebb446b4;format=auto;ground/1;in=5045c50ee0cb",
 		}},
 	}
 	for _, tt := range tests {

@@ -21,7 +21,8 @@ import (
 //     a property's only when nothing else is on the page; never the bank's, an employer's or
 //     a lender's.
 //
-// Each value comes with its evidence and a confidence (stage.Evidence).
+// Each value comes with its evidence and a confidence (stage.Evidence). On an OCR'd page, a
+// value built on a word OCR was unsure of gets a lower confidence, or is dropped (weighUnsure).
 type Extractor struct{}
 
 var _ stage.Extractor = Extractor{}
@@ -38,7 +39,11 @@ func (Extractor) Extract(ctx context.Context, in stage.ExtractInput) (stage.Extr
 		return stage.Extraction{}, err
 	}
 	f, ev := Read(in.Text)
-	return stage.Extraction{Fields: f, Evidence: ev, Extractor: "rules"}, nil
+	var flags []string
+	if in.Source == stage.SourceOCR {
+		flags = weighUnsure(f, ev, in.Unsure, dropUnder)
+	}
+	return stage.Extraction{Fields: f, Evidence: ev, Extractor: "rules", Flags: flags}, nil
 }
 
 // Extract reads the default schema's fields from layout text.

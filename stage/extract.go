@@ -22,6 +22,8 @@ type ExtractInput struct {
 	Source        string
 	AccountIndex  int
 	AccountNumber string
+	// Unsure is the page's words OCR was unsure of (PageText.Unsure).
+	Unsure []Word
 }
 
 // Extraction is what an extractor read on a page.

@@ -3,6 +3,7 @@ package stage
 import (
 	"context"
 	"image"
+	"math"
 	"strings"
 )
 
@@ -35,16 +36,41 @@ type OCRWord struct {
 func (p OCRPage) Text() string {
 	spans := make([]Span, 0, len(p.Words))
 	lines := make([]int, 0, len(p.Words))
+	for _, w := range p.printed() {
+		spans = append(spans, w.Span)
+		lines = append(lines, w.Line)
+	}
+	return LayoutText(deskew(spans, lines))
+}
+
+// printed is the words that are print, not specks, trimmed of stray marks, as Text lays them
+// out.
+func (p OCRPage) printed() []OCRWord {
+	out := make([]OCRWord, 0, len(p.Words))
 	for _, w := range p.Words {
 		w.Text = strings.Trim(w.Text, strayMarks)
 		if AlnumCount(w.Text) == 0 && (w.Confidence < 60 || strings.Trim(w.Text, ".,:;'-_~") == "") {
 			continue
 		}
-		spans = append(spans, w.Span)
-		lines = append(lines, w.Line)
-		spans[len(spans)-1].Text = w.Text
+		out = append(out, w)
 	}
-	return LayoutText(deskew(spans, lines))
+	return out
+}
+
+// UnsureWord is the word confidence (0-100) under which a word of an OCR'd page is listed in
+// PageText.Unsure. It is generous: the extractor decides what is too unsure to keep.
+const UnsureWord = 95
+
+// Unsure lists the words of Text that have letters or digits and a confidence under
+// UnsureWord, in reading order of Tesseract.
+func (p OCRPage) Unsure() []Word {
+	var out []Word
+	for _, w := range p.printed() {
+		if w.Confidence < UnsureWord && AlnumCount(w.Text) > 0 {
+			out = append(out, Word{Text: w.Text, Confidence: math.Round(w.Confidence*10) / 10})
+		}
+	}
+	return out
 }
 
 // strayMarks are characters that at the edge of an OCR'd word are noise, not print.

@@ -22,6 +22,15 @@ type PageText struct {
 	// Error says why the page could not be read (a PageError's reason); Text is then empty
 	// and the page is quarantined: the rest of its document goes on without it.
 	Error string `json:"error,omitempty"`
+	// Unsure lists the words of an OCR'd page that Tesseract was less than UnsureWord sure
+	// of, as they appear in Text: a value built on one may be misread. A text layer has none.
+	Unsure []Word `json:"unsure,omitempty"`
+}
+
+// Word is one word of a page's text with Tesseract's confidence in it (0-100).
+type Word struct {
+	Text       string  `json:"text"`
+	Confidence float64 `json:"confidence"`
 }
 
 // Where a page's text came from.
@@ -130,6 +139,7 @@ func ReadPage(ctx context.Context, pdf PDF, ocr OCREngine, req PageRequest) (Pag
 		return pt, pageErr(fmt.Errorf("OCR: %w", err))
 	}
 	pt.Text, pt.Source, pt.Confidence, pt.Reason = res.Text(), SourceOCR, res.Confidence(), reason+"; OCR"
+	pt.Unsure = res.Unsure()
 	return pt, nil
 }
 
