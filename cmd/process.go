@@ -174,7 +174,7 @@ func waitForDocuments(ctx context.Context, proc *pipeline.Processor, ids []strin
 	defer tick.Stop()
 	progress := make(map[string]int, len(ids))
 	finished := make(map[string]bool, len(ids)) // completed or failed
-	sum, done := 0, 0
+	sum := 0
 	check := func(id string) error {
 		if finished[id] {
 			return nil
@@ -187,7 +187,6 @@ func waitForDocuments(ctx context.Context, proc *pipeline.Processor, ids []strin
 		if st.Status == string(store.StatusCompleted) || st.Status == string(store.StatusFailed) {
 			p = 100
 			finished[id] = true
-			done++
 		}
 		sum += p - progress[id]
 		progress[id] = p
@@ -207,7 +206,7 @@ func waitForDocuments(ctx context.Context, proc *pipeline.Processor, ids []strin
 		if bar != nil {
 			_ = bar.Set(sum)
 		}
-		if done == len(mine) {
+		if len(finished) == len(mine) {
 			return nil
 		}
 		todo = todo[:0:0]
