@@ -66,7 +66,8 @@ type extraction struct {
 // otherwise), and gives stage 4 as many page slots as LLM calls may be in flight (a page
 // waiting for a call would spend its --page-timeout waiting).
 func (o *llmOptions) build(cfg *pipeline.Config, logger *slog.Logger) (extraction, error) {
-	out := extraction{extractor: rules.Extractor{}, splitter: rules.Splitter{}}
+	splitter, extractor := rules.New()
+	out := extraction{extractor: extractor, splitter: splitter}
 	if !o.enabled() {
 		var errs []error
 		if o.schemaPath != "" {

@@ -158,11 +158,12 @@ func NewEnv(t testing.TB, dir string, cfg pipeline.Config, deps func(*pipeline.D
 	}
 	logs := &LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	splitter, extractor := rules.New()
 	d := pipeline.Deps{
 		DB:        db,
 		Files:     store.NewDirBlob(dir),
-		Splitter:  rules.Splitter{},
-		Extractor: rules.Extractor{},
+		Splitter:  splitter,
+		Extractor: extractor,
 		Logger:    logger,
 	}
 	if deps != nil {

@@ -87,8 +87,9 @@ func runInProcess(file string) error {
 	}
 	defer db.Close()
 	cfg := pipeline.DefaultConfig()
+	splitter, extractor := rules.New()
 	proc, err := pipeline.New(cfg, pipeline.Deps{DB: db, Files: store.NewDirBlob(dir), Reader: NewInProcess(cfg.PageWorkers, cfg.OCRLang),
-		Splitter: rules.Splitter{}, Extractor: rules.Extractor{}, Logger: slog.New(slog.DiscardHandler)})
+		Splitter: splitter, Extractor: extractor, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}

@@ -147,7 +147,7 @@ func inlineAddress(s string) (string, bool) {
 	return "", false
 }
 
-var addressLabel = regexp.MustCompile(`(?i)^(?:(?:current|present|mailing|home|residential|residence|permanent|physical|street|customer|primary|legal|property|subject\s+property|borrower'?s?|applicant'?s?|owner'?s?|member'?s?)\s+)*(?:address|residence|street)(?:\s*\([^)]*\))?`)
+var addressLabel = mustKeywords(`(?i)^(?:(?:current|present|mailing|home|residential|residence|permanent|physical|street|customer|primary|legal|property|subject\s+property|borrower'?s?|applicant'?s?|owner'?s?|member'?s?)\s+)*(?:address|residence|street)(?:\s*\([^)]*\))?`)
 
 // notCustomerAddress rejects labels of addresses that are not the customer's (now).
 var notCustomerAddress = regexp.MustCompile(`(?i)employ|business|company|lender|originator|bank|branch|deposit[oa]ry|office|remit|payment|return|send|agent|broker|seller|landlord|e-?mail|web|previous|former|prior`)

@@ -23,7 +23,9 @@ import (
 //
 // Each value comes with its evidence and a confidence (stage.Evidence). On an OCR'd page, a
 // value built on a word OCR was unsure of gets a lower confidence, or is dropped (weighUnsure).
-type Extractor struct{}
+type Extractor struct {
+	parsed *Parsed // nil: every call reads the page again
+}
 
 var _ stage.Extractor = Extractor{}
 
@@ -34,11 +36,11 @@ func (Extractor) Version() string { return "extract-" + Version + ";schema=defau
 func (Extractor) Name() string { return "rules" }
 
 // Extract implements stage.Extractor.
-func (Extractor) Extract(ctx context.Context, in stage.ExtractInput) (stage.Extraction, error) {
+func (e Extractor) Extract(ctx context.Context, in stage.ExtractInput) (stage.Extraction, error) {
 	if err := ctx.Err(); err != nil {
 		return stage.Extraction{}, err
 	}
-	f, ev := Read(in.Text)
+	f, ev := read(e.parsed.page(in.Text))
 	var flags []string
 	if in.Source == stage.SourceOCR {
 		flags = weighUnsure(f, ev, in.Unsure, dropUnder)
@@ -55,9 +57,12 @@ func Extract(text string) stage.Fields {
 // Read reads the default schema's fields from layout text, with the evidence of every
 // value.
 func Read(text string) (stage.Fields, stage.FieldEvidence) {
-	p := newPage(text)
+	return read(newPage(text))
+}
+
+func read(p *page) (stage.Fields, stage.FieldEvidence) {
 	f, ev := stage.Fields{}, stage.FieldEvidence{}
-	if ref, ok := pageNumber(findAccountRefs(p.rows)); ok {
+	if ref, ok := pageNumber(p.refs); ok {
 		f[stage.FieldAccountNumber] = ref.Printed
 		ev[stage.FieldAccountNumber] = []stage.Evidence{refEvidence(ref)}
 	}

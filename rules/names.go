@@ -15,7 +15,7 @@ import (
 // form's captions ("POSITION TITLE", "PRINT NAME") and the names of the bank's staff, an
 // employer or a lender are not holders.
 
-var holderLabel = regexp.MustCompile(`(?i)^(?:` +
+var holderLabel = mustKeywords(`(?i)^(?:` +
 	`(?:primary\s+|joint\s+|secondary\s+|co[- ]?)?(?:account\s+)?(?:owner|holder)s?(?:\s*\(s\))?(?:\s*#?\s*\d)?(?:\s+(?:full\s+)?names?(?:\s*\(s\))?)?` +
 	`|(?:additional\s+|co[- ]?)?(?:borrower|applicant|member|customer)s?(?:'?s)?(?:\s*#?\s*\d)?(?:\s+(?:full\s+)?names?)?` +
 	`|(?:primary|joint)(?:\s+(?:member|owner|applicant))?(?:\s+names?)?` +

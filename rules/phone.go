@@ -15,7 +15,7 @@ import (
 
 // phoneLabel is a phone-ish label at the start of a cell; a home or mobile phone is the
 // customer's first choice, a work or other one the second.
-var phoneLabel = regexp.MustCompile(`(?i)^(?:(?:home|cell(?:ular)?|mobile|daytime|day|evening|night|work|primary|alternate|alt\.?|other|contact|personal|business|office|main)\s+)*` +
+var phoneLabel = mustKeywords(`(?i)^(?:(?:home|cell(?:ular)?|mobile|daytime|day|evening|night|work|primary|alternate|alt\.?|other|contact|personal|business|office|main)\s+)*` +
 	`(?:phone|telephone|tel\.?|ph\.?|cell|mobile|home|work|daytime|evening)(?:\s+(?:number|no\.?|#))?(?:\s*\((?:home|cell|mobile|work|day|evening)\))?\s*[:;.]?`)
 
 var notCustomerPhone = regexp.MustCompile(`(?i)employer|business|office|bank|branch|fax|service|toll|lender|originator|agent|broker|company|emergency|reference`)

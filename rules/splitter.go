@@ -3,7 +3,6 @@ package rules
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/idp/idp/stage"
@@ -27,7 +26,9 @@ import (
 //   - Holders of an account are the people its pages name as owners, holders, borrowers or
 //     applicants, in order of first appearance (a summary page's go to every account of its
 //     table).
-type Splitter struct{}
+type Splitter struct {
+	parsed *Parsed // nil: every call reads the pages again
+}
 
 var _ stage.AccountSplitter = Splitter{}
 
@@ -44,7 +45,7 @@ func (s Splitter) Split(ctx context.Context, pages []stage.PageText) ([]stage.Ac
 	var order []string
 	found := map[string]*seen{}
 	for _, p := range pages {
-		for _, ref := range findAccountRefs(newPage(p.Text).rows) {
+		for _, ref := range s.parsed.page(p.Text).refs {
 			if ref.Suffix {
 				continue
 			}
@@ -73,13 +74,17 @@ func (s Splitter) Split(ctx context.Context, pages []stage.PageText) ([]stage.Ac
 	if err != nil {
 		return nil, err
 	}
-	AssignPages(accounts, pages, maps)
+	s.parsed.assignPages(accounts, pages, maps)
 	return accounts, nil
 }
 
 // AssignPages gives every account the pages maps puts in it, and the holders those pages
 // name, in order of first appearance.
 func AssignPages(accounts []stage.Account, pages []stage.PageText, maps []stage.PageMap) {
+	(*Parsed)(nil).assignPages(accounts, pages, maps)
+}
+
+func (c *Parsed) assignPages(accounts []stage.Account, pages []stage.PageText, maps []stage.PageMap) {
 	digits := byDigits(accounts)
 	for i, m := range maps {
 		if m.AccountIndex < 0 {
@@ -87,9 +92,9 @@ func AssignPages(accounts []stage.Account, pages []stage.PageText, maps []stage.
 		}
 		a := &accounts[m.AccountIndex]
 		a.Pages = append(a.Pages, m.Page)
-		p := newPage(pages[i].Text)
+		p := c.page(pages[i].Text)
 		also := map[int]bool{}
-		for _, r := range findAccountRefs(p.rows) {
+		for _, r := range p.refs {
 			if idx, ok := digits[r.Digits]; ok && r.Kind == refTable && !r.Suffix && idx != m.AccountIndex {
 				also[idx] = true
 			}
@@ -105,8 +110,8 @@ func AssignPages(accounts []stage.Account, pages []stage.PageText, maps []stage.
 
 // PageAccount implements stage.AccountSplitter: the first full account or loan number the
 // page prints next to its label.
-func (Splitter) PageAccount(page stage.PageText) string {
-	ref, _ := pageNumber(findAccountRefs(newPage(page.Text).rows))
+func (s Splitter) PageAccount(page stage.PageText) string {
+	ref, _ := pageNumber(s.parsed.page(page.Text).refs)
 	return ref.Printed
 }
 
@@ -114,7 +119,7 @@ func (Splitter) PageAccount(page stage.PageText) string {
 // most, the first on a tie; else the one account whose last digits a partial reference
 // gives), with the evidence; -1 when it prints none of them.
 func AccountOnPage(page stage.PageText, accounts []stage.Account) (int, string) {
-	return pickAccount(findAccountRefs(newPage(page.Text).rows), byDigits(accounts), accounts, page.Source == stage.SourceOCR)
+	return pickAccount(newPage(page.Text).refs, byDigits(accounts), accounts, page.Source == stage.SourceOCR)
 }
 
 func byDigits(accounts []stage.Account) map[string]int {
@@ -208,7 +213,7 @@ func ocrConfidence(p stage.PageText) float64 {
 }
 
 // notAccountPage recognises pages that belong to no account even in the middle of one.
-var notAccountPage = regexp.MustCompile(`(?i)cover\s*sheet|document\s+separator|separator\s+(?:sheet|page)|intentionally\s+(?:left\s+)?blank|table\s+of\s+contents|fax\s+cover|loan\s+(?:document\s+)?packet|document\s+package`)
+var notAccountPage = mustKeywords(`(?i)cover\s*sheet|document\s+separator|separator\s+(?:sheet|page)|intentionally\s+(?:left\s+)?blank|table\s+of\s+contents|fax\s+cover|loan\s+(?:document\s+)?packet|document\s+package`)
 
 // coverPage reports whether a page reads as a cover sheet or separator: by its words, or as a
 // fax or memo cover (a "To:" and a "From:" line near its top).
@@ -232,7 +237,7 @@ func coverPage(p *page, text string) (string, bool) {
 }
 
 // MapPages implements stage.AccountSplitter.
-func (Splitter) MapPages(ctx context.Context, pages []stage.PageText, accounts []stage.Account) ([]stage.PageMap, error) {
+func (s Splitter) MapPages(ctx context.Context, pages []stage.PageText, accounts []stage.Account) ([]stage.PageMap, error) {
 	digits := byDigits(accounts)
 	out := make([]stage.PageMap, len(pages))
 	current, since := -1, -1
@@ -241,11 +246,15 @@ func (Splitter) MapPages(ctx context.Context, pages []stage.PageText, accounts [
 			return nil, err
 		}
 		m := stage.PageMap{Page: p.Page, AccountIndex: -1}
-		pg := newPage(p.Text)
-		refs := findAccountRefs(pg.rows)
+		pg := s.parsed.page(p.Text)
+		refs := pg.refs
 		ocr := p.Source == stage.SourceOCR
 		idx, evidence := pickAccount(refs, digits, accounts, ocr)
-		cover, isCover := coverPage(pg, p.Text)
+		var cover string
+		isCover := func() (ok bool) { // only a page without an account is asked
+			cover, ok = coverPage(pg, p.Text)
+			return ok
+		}
 		switch {
 		case idx >= 0:
 			m.AccountIndex, m.Evidence = idx, evidence
@@ -255,7 +264,7 @@ func (Splitter) MapPages(ctx context.Context, pages []stage.PageText, accounts [
 			current = idx
 		case pg.blank(ocrConfidence(p)):
 			m.Evidence = "a blank page"
-		case isCover:
+		case isCover():
 			m.Evidence = fmt.Sprintf("no account number; reads as a cover or separator page (%q)", cover)
 			current = -1
 		case current >= 0:

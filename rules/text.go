@@ -51,10 +51,10 @@ const (
 )
 
 // otherParty names people and firms that are not the customer, in a heading or a label.
-var otherParty = regexp.MustCompile(`(?i)employ|lender|originator|deposit[oa]ry|bank\s+use|officer|representative|banker|contact\s+us|customer\s+service|member\s+services|questions|call\s+us|member\s+fdic|interviewer|broker|nmls|settlement|title\s+company|insurance|landlord|seller|realtor|\bagent\b|verified\s+by|prepared\s+by|opened\s+by|remit|return\s+(?:address|service|mail)|sender|witness|notary|guarantor|\bposition\b`)
+var otherParty = mustKeywords(`(?i)employ|lender|originator|deposit[oa]ry|bank\s+use|officer|representative|banker|contact\s+us|customer\s+service|member\s+services|questions|call\s+us|member\s+fdic|interviewer|broker|nmls|settlement|title\s+company|insurance|landlord|seller|realtor|\bagent\b|verified\s+by|prepared\s+by|opened\s+by|remit|return\s+(?:address|service|mail)|sender|witness|notary|guarantor|\bposition\b`)
 
 // customerParty names the customer in a heading.
-var customerParty = regexp.MustCompile(`(?i)borrower|owner|applicant|member|customer|account\s+holder|\bjoint\b|\bprimary\b`)
+var customerParty = mustKeywords(`(?i)borrower|owner|applicant|member|customer|account\s+holder|\bjoint\b|\bprimary\b`)
 
 // sectionNumber is a section heading's number: "Section 1:", "Part II -", "IV.", "1b.".
 var sectionNumber = regexp.MustCompile(`(?i)^(?:(?:section\s+\d{1,2}[a-z]?|part\s+[ivx\d]{1,4})(?:\s*[.:)\-]?\s+|\s*[.:)\-]?$)|(?:[ivx]{1,4}|\d{1,2}[a-z])\s*[.:)\-]\s+)`)
@@ -103,8 +103,9 @@ var faxFragment = regexp.MustCompile(`(?i)\b(?:from|fax|t[o0])\s*:|\bp\.?\s*\d{2
 // page is one page's text read for extraction.
 type page struct {
 	rows  []row
-	party [][]party // the party of each cell
-	fax   bool      // a fax header was dropped
+	party [][]party    // the party of each cell
+	fax   bool         // a fax header was dropped
+	refs  []accountRef // findAccountRefs(rows): every stage asks for them
 }
 
 func newPage(text string) *page {
@@ -167,6 +168,7 @@ func newPage(text string) *page {
 		}
 		p.party[i] = ps
 	}
+	p.refs = findAccountRefs(rows)
 	return p
 }
 
@@ -342,7 +344,7 @@ type labelHit struct {
 // candidate values. skip, when non-nil, rejects a match by its label text. A label followed
 // in its cell by more text without a colon ("Name Change Request") is a word, not a label,
 // unless inline accepts that text as the value ("Home Phone (613) 338-7829").
-func (p *page) labelled(re, skip *regexp.Regexp, inline func(string) bool) []labelHit {
+func (p *page) labelled(re keywords, skip *regexp.Regexp, inline func(string) bool) []labelHit {
 	var hits []labelHit
 	for i, r := range p.rows {
 		for j, c := range r.cells {
