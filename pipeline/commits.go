@@ -18,12 +18,30 @@ type pageCommits struct {
 	wg  sync.WaitGroup
 	mu  sync.Mutex
 	err error
+	// later, when not nil, takes the page's write instead of a commit of its own.
+	later *carried
 }
 
-func newPageCommits(db *store.DB) *pageCommits { return &pageCommits{db: db} }
+// newPageCommits returns the commits of a stage with todo pages to make. A stage with one
+// page (every stage of a one-page document) does not commit that page on its own: its
+// write is carried in c to the stage's end, which follows at once (what carried says). Its
+// checkpoint is then written and deleted in one transaction, and it is reported after that
+// commit.
+func newPageCommits(db *store.DB, todo int, c *carried) *pageCommits {
+	if todo == 1 {
+		return &pageCommits{db: db, later: c}
+	}
+	return &pageCommits{db: db}
+}
 
 // add commits write (which must be re-runnable, as Batch says), then calls reported.
 func (c *pageCommits) add(ctx context.Context, write func(tx *store.Tx) error, reported func()) {
+	if c.later != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.later.add(write, reported)
+		return
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()

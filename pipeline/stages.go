@@ -191,7 +191,7 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc *store.Document, c *
 	}
 	p.counters.page(stage.OCRExtraction, "cached", int64(done))
 	var mu sync.Mutex
-	commits := newPageCommits(p.db)
+	commits := newPageCommits(p.db, len(todo), c)
 	err = p.forPages(ctx, soft, todo, func(ctx context.Context, page int) error {
 		pt, err := p.readPage(ctx, id, page, plan)
 		if err != nil {
@@ -417,7 +417,7 @@ func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, 
 		return err
 	}
 	p.counters.page(stage.LLMExtraction, "cached", int64(done))
-	commits := newPageCommits(p.db)
+	commits := newPageCommits(p.db, len(todo), c)
 	err = p.forPagesIn(p.extSlots, ctx, soft, todo, func(ctx context.Context, page int) error {
 		if _, err := p.extractPageWith(ctx, commits, id, n, page, pages[page], maps[page]); err != nil {
 			return err
