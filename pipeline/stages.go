@@ -24,7 +24,7 @@ func (p *Processor) runPipeline(ctx, soft context.Context, doc store.Document, c
 	if err != nil {
 		return err
 	}
-	p.raiseLoanPriority(ctx, doc, pages)
+	p.raiseLoanPriority(doc, pages, c)
 	accounts, err := p.stageSplit(ctx, doc, pages, c)
 	if err != nil {
 		return err
