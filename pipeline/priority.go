@@ -35,8 +35,10 @@ func (p *Processor) sniffLoan(ctx context.Context, path, fileName, password stri
 	return err == nil && looksLikeLoan(fileName, info.Text)
 }
 
-// raiseLoanPriority gives a document high priority once its text shows a loan document.
-func (p *Processor) raiseLoanPriority(ctx context.Context, d store.Document, pages []stage.PageText) {
+// raiseLoanPriority gives a document high priority once its text shows a loan document. The
+// write is carried in c with stage 1's end: it only matters once the document goes back to
+// the queue, which the try's end commits after it.
+func (p *Processor) raiseLoanPriority(d store.Document, pages []stage.PageText, c *carried) {
 	if d.Priority == store.PriorityHigh {
 		return
 	}
@@ -48,12 +50,11 @@ func (p *Processor) raiseLoanPriority(ctx context.Context, d store.Document, pag
 	if !looksLikeLoan(d.FileName, text.String()) {
 		return
 	}
-	err := p.db.Update(ctx, func(tx *store.Tx) error {
+	c.add(func(tx *store.Tx) error {
 		_, err := tx.UpdateDocument(d.ID, func(d *store.Document) error { d.Priority = store.PriorityHigh; return nil })
 		return err
-	})
-	if err == nil {
+	}, func() {
 		p.log.Info("Loan document: priority raised to high", "doc_id", d.ID)
 		p.publish(Event{Type: EventPriorities, DocID: d.ID, Status: "priority 0"})
-	}
+	})
 }

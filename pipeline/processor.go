@@ -455,14 +455,24 @@ func (p *Processor) process(rs *runState, item store.QueueItem) {
 	defer close(done)
 	defer p.clearActive(id)
 	started := p.now()
-	err = p.runPipeline(withDoc(ctx, id), rs.soft, doc)
+	var c carried
+	err = p.runPipeline(withDoc(ctx, id), rs.soft, doc, &c)
 	p.counters.observeDocument(err, p.now().Sub(started))
+	superseded := errors.Is(context.Cause(runCtx), errSuperseded)
+	if err != nil && !superseded && !c.empty() {
+		// What the try finished before it failed or was interrupted is kept: the next try
+		// starts from it.
+		if cerr := c.commit(context.WithoutCancel(rs.hard), p.db, nil, nil); cerr != nil {
+			log.Warn("Cannot record the finished stages of an interrupted try; the next try redoes them", "err", cerr)
+		}
+	}
 	switch {
-	case errors.Is(context.Cause(runCtx), errSuperseded):
-		// Reprocessed or deleted meanwhile: whoever did that has set the record.
+	case superseded:
+		// Reprocessed or deleted meanwhile: whoever did that has set the record; what the
+		// run carried is dropped.
 		log.Info("Run abandoned: the document was reprocessed or deleted")
 	case err == nil:
-		p.finishCompleted(rs.hard, doc)
+		p.finishCompleted(rs.hard, doc, &c)
 	case errors.Is(err, errStopping) || (rs.hard.Err() != nil && errors.Is(err, context.Canceled)):
 		p.requeueInterrupted(doc, item.Priority)
 	default:
@@ -506,10 +516,11 @@ func (p *Processor) beginAttempt(ctx context.Context, id string) (store.Document
 }
 
 // finishCompleted records a document completed and lets go of it in the queue, in one
-// transaction: a crash cannot leave a completed document in flight.
-func (p *Processor) finishCompleted(ctx context.Context, doc store.Document) {
+// transaction (with the last stage's end, which c carries): a crash cannot leave a
+// completed document in flight.
+func (p *Processor) finishCompleted(ctx context.Context, doc store.Document, c *carried) {
 	p.plans.forget(doc.ID)
-	err := p.db.Batch(ctx, func(tx *store.Tx) error {
+	err := c.commit(ctx, p.db, func(tx *store.Tx) error {
 		_, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Status = store.StatusCompleted
 			d.Stage = stage.Completed
@@ -523,7 +534,7 @@ func (p *Processor) finishCompleted(ctx context.Context, doc store.Document) {
 			return err
 		}
 		return p.queue.Remove(tx, doc.ID)
-	})
+	}, nil)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			p.log.Error("Cannot record completion", "doc_id", doc.ID, "err", err)

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -531,5 +532,73 @@ func TestPriorityOrder(t *testing.T) {
 	want := []string{ids[2], ids[1], ids[3], ids[0]}
 	if strings.Join(order, ",") != strings.Join(want, ",") {
 		t.Errorf("order = %v, want %v (high, normal in arrival order, low)", order, want)
+	}
+}
+
+// failingSplitter is the rules' splitter with stage 2 or stage 3 failing for good.
+type failingSplitter struct {
+	rules.Splitter
+	failSplit, failMap bool
+}
+
+func (s failingSplitter) Split(ctx context.Context, pages []stage.PageText) ([]stage.Account, error) {
+	if s.failSplit {
+		return nil, stage.NewPermanent(errors.New("splitter refused"))
+	}
+	return s.Splitter.Split(ctx, pages)
+}
+
+func (s failingSplitter) MapPages(ctx context.Context, pages []stage.PageText, accounts []stage.Account) ([]stage.PageMap, error) {
+	if s.failMap {
+		return nil, stage.NewPermanent(errors.New("mapper refused"))
+	}
+	return s.Splitter.MapPages(ctx, pages, accounts)
+}
+
+// TestFinishedStagesOfAFailedTry: the ends of quick stages are committed with the
+// document's next commit; a try that fails before that commit still records them, so the
+// status shows them completed and their results are cached for the next try.
+func TestFinishedStagesOfAFailedTry(t *testing.T) {
+	card, err := gen.SignatureCard(42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		splitter failingSplitter
+		cached   []string // stages completed and cached
+		failed   string   // the stage shown failed
+	}{
+		{"stage 2 fails: stage 1 kept", failingSplitter{failSplit: true}, []string{stage.OCRExtraction}, stage.AccountSplitting},
+		{"stage 3 fails: stages 1 and 2 kept", failingSplitter{failMap: true}, []string{stage.OCRExtraction, stage.AccountSplitting}, stage.PageAnalysis},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := idptest.NewEnv(t, "", pipeline.Config{}, func(d *pipeline.Deps) { d.Splitter = tt.splitter })
+			id := e.Submit(t, "card.pdf", card.PDF, store.PriorityNormal)
+			e.Start(t)
+			if d := e.Wait(t, time.Minute, id)[id]; d.Status != store.StatusFailed || d.Pages != 1 {
+				t.Fatalf("status %s, %d pages; want failed, 1 page (%q)", d.Status, d.Pages, d.Error)
+			}
+			st, err := e.Proc.Status(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tt.cached {
+				if got := st.Stages[s].Status; got != string(store.StageCompleted) {
+					t.Errorf("stage %s: %s, want completed", s, got)
+				}
+			}
+			if got := st.Stages[tt.failed].Status; got != string(store.StageFailed) {
+				t.Errorf("stage %s: %s, want failed", tt.failed, got)
+			}
+			keys := map[string]string{stage.OCRExtraction: store.OCRKey(id), stage.AccountSplitting: store.AccountsKey(id)}
+			for _, s := range tt.cached {
+				var v json.RawMessage
+				if err := e.DB.GetCached(context.Background(), keys[s], "", &v); err != nil && !errors.Is(err, store.ErrStale) {
+					t.Errorf("stage %s's result not cached: %v", s, err)
+				}
+			}
+		})
 	}
 }

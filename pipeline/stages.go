@@ -17,30 +17,30 @@ import (
 
 // runPipeline runs the four stages of one document; each stage serves its cached result
 // when the running configuration made it, and resumes from its page checkpoints otherwise.
-func (p *Processor) runPipeline(ctx, soft context.Context, doc store.Document) error {
-	pages, err := p.stageOCR(ctx, soft, &doc)
+// What it leaves in c (the last stage's end) is for the caller to commit with the
+// document's own end.
+func (p *Processor) runPipeline(ctx, soft context.Context, doc store.Document, c *carried) error {
+	pages, err := p.stageOCR(ctx, soft, &doc, c)
 	if err != nil {
 		return err
 	}
-	p.raiseLoanPriority(ctx, doc, pages)
-	accounts, err := p.stageSplit(ctx, doc, pages)
+	p.raiseLoanPriority(doc, pages, c)
+	accounts, err := p.stageSplit(ctx, doc, pages, c)
 	if err != nil {
 		return err
 	}
-	mapping, err := p.stageAnalysis(ctx, doc, pages, accounts)
+	mapping, err := p.stageAnalysis(ctx, doc, pages, accounts, c)
 	if err != nil {
 		return err
 	}
-	return p.stageExtract(ctx, soft, doc, pages, mapping)
+	return p.stageExtract(ctx, soft, doc, pages, mapping, c)
 }
 
-func (p *Processor) stageStart(ctx context.Context, id, name string, done, total int) error {
+// stageStart commits a stage's start together with what c carries, before the stage's pages
+// (slow: a worker, OCR, a model) start.
+func (p *Processor) stageStart(ctx context.Context, c *carried, id, name string, done, total int) error {
 	write, announce := p.startStage(id, name, done, total)
-	if err := p.db.Batch(ctx, write); err != nil {
-		return err
-	}
-	announce()
-	return nil
+	return c.commit(ctx, p.db, write, announce)
 }
 
 // startStage is a stage's start: the write that marks it running (and the document in it),
@@ -73,9 +73,8 @@ func (p *Processor) startStage(id, name string, done, total int) (write func(tx 
 
 // quickStageStart starts a stage that runs in one step (stages 2 and 3: milliseconds of
 // CPU). Its start is not committed on its own but with its end (the write it returns goes to
-// finishStage): one sync less per document and stage, where syncs set the pace of small
-// documents. Its running event goes out now; the status shows the stage pending until it is
-// done.
+// finishStage, carried in turn): syncs set the pace of small documents. Its running event
+// goes out now; the status shows the stage pending until it is done.
 func (p *Processor) quickStageStart(id, name string, total int) (write func(tx *store.Tx) error) {
 	write, announce := p.startStage(id, name, 0, total)
 	announce()
@@ -133,7 +132,7 @@ func (p *Processor) cached(ctx context.Context, id, name, key, version string, t
 // a document whose stage 1 is cached needs neither its file nor its password again. A page
 // that fails alone is quarantined (checkpointed with its Error, listed in the document's
 // FailedPages) and the rest goes on; a document none of whose pages can be read fails.
-func (p *Processor) stageOCR(ctx, soft context.Context, doc *store.Document) ([]stage.PageText, error) {
+func (p *Processor) stageOCR(ctx, soft context.Context, doc *store.Document, c *carried) ([]stage.PageText, error) {
 	id, version := doc.ID, p.versions.ocr
 	var ft FullText
 	if ok, err := p.cached(ctx, id, stage.OCRExtraction, store.OCRKey(id), version, doc.Pages, &ft); err != nil || ok {
@@ -175,8 +174,9 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc *store.Document) ([]
 	if err != nil {
 		return nil, err
 	}
-	if err := p.noteReading(ctx, doc, n, plan.warnings, failedPages(pages)); err != nil {
-		return nil, err
+	// What the file showed goes with the stage's start: one commit.
+	if write := noteReadingWrite(doc, n, plan.warnings, failedPages(pages)); write != nil {
+		c.add(write, nil)
 	}
 	var todo []int
 	for i := range n {
@@ -186,12 +186,12 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc *store.Document) ([]
 	}
 	done := n - len(todo)
 	p.log.Info("Stage 1: OCR extraction for "+id, "doc_id", id, "pages", n, "cached_pages", done)
-	if err := p.stageStart(ctx, id, stage.OCRExtraction, done, n); err != nil {
+	if err := p.stageStart(ctx, c, id, stage.OCRExtraction, done, n); err != nil {
 		return nil, err
 	}
 	p.counters.page(stage.OCRExtraction, "cached", int64(done))
 	var mu sync.Mutex
-	commits := newPageCommits(p.db)
+	commits := newPageCommits(p.db, len(todo), c)
 	err = p.forPages(ctx, soft, todo, func(ctx context.Context, page int) error {
 		pt, err := p.readPage(ctx, id, page, plan)
 		if err != nil {
@@ -243,14 +243,13 @@ func (p *Processor) stageOCR(ctx, soft context.Context, doc *store.Document) ([]
 		return nil, stage.NewPermanent(fmt.Errorf("no page could be read: page %d: %s", failed[0].Page, failed[0].Reason))
 	}
 	ft = FullText{DocID: id, TotalPages: n, Pages: pages, Warnings: plan.warnings}
-	err = p.finishStage(ctx, id, stage.OCRExtraction, store.OCRKey(id), version, n, ft, started, func(tx *store.Tx) error {
+	seconds := round1(p.now().Sub(started).Seconds())
+	p.finishStage(c, id, stage.OCRExtraction, store.OCRKey(id), version, n, ft, started, func(tx *store.Tx) error {
 		_, err := tx.DeleteCheckpoints(store.CheckpointPrefix(id) + stage.OCRExtraction + "/")
 		return err
+	}, func() {
+		p.log.Info("Cached OCR result for "+id, "doc_id", id, "pages", n, "seconds", seconds)
 	})
-	if err != nil {
-		return nil, err
-	}
-	p.log.Info("Cached OCR result for "+id, "doc_id", id, "pages", n, "seconds", round1(p.now().Sub(started).Seconds()))
 	return pages, nil
 }
 
@@ -268,25 +267,36 @@ func failedPages(pages []stage.PageText) []store.PageFailure {
 // noteReading records on the document what stage 1 found: its page count, the file's
 // warnings, the pages quarantined so far. It writes only what changed.
 func (p *Processor) noteReading(ctx context.Context, doc *store.Document, pages int, warnings []string, failed []store.PageFailure) error {
+	write := noteReadingWrite(doc, pages, warnings, failed)
+	if write == nil {
+		return nil
+	}
+	return p.db.Batch(ctx, write)
+}
+
+// noteReadingWrite is noteReading's write, nil when nothing changed. It sets *doc to the
+// record it writes.
+func noteReadingWrite(doc *store.Document, pages int, warnings []string, failed []store.PageFailure) func(tx *store.Tx) error {
 	if doc.Pages == pages && slices.Equal(doc.Warnings, warnings) && slices.Equal(doc.FailedPages, failed) {
 		return nil
 	}
-	err := p.db.Batch(ctx, func(tx *store.Tx) error {
+	return func(tx *store.Tx) error {
 		d, err := tx.UpdateDocument(doc.ID, func(d *store.Document) error {
 			d.Pages, d.Warnings, d.FailedPages = pages, warnings, failed
 			return nil
 		})
 		*doc = d
 		return err
-	})
-	return err
+	}
 }
 
-// finishStage caches a stage's whole record and marks the stage completed in one
-// transaction (with what also does there, when not nil), then counts and announces it.
-func (p *Processor) finishStage(ctx context.Context, id, name, key, version string, total int, record any, started time.Time, also func(tx *store.Tx) error) error {
+// finishStage caches a stage's whole record and marks the stage completed in one write
+// (with what also does there, when not nil), carried in c to the document's next commit;
+// once that is done the stage is counted and announced, and logged (when not nil) runs.
+func (p *Processor) finishStage(c *carried, id, name, key, version string, total int, record any, started time.Time, also func(tx *store.Tx) error, logged func()) {
 	var sp store.StageProgress
-	err := p.db.Batch(ctx, func(tx *store.Tx) error {
+	took := p.now().Sub(started) // the stage's own time, not the wait for the commit
+	c.add(func(tx *store.Tx) error {
 		if err := tx.PutCache(key, version, record); err != nil {
 			return err
 		}
@@ -298,13 +308,13 @@ func (p *Processor) finishStage(ctx context.Context, id, name, key, version stri
 		var err error
 		sp, err = completeStage(tx, id, name, total)
 		return err
+	}, func() {
+		p.counters.stage(name, took)
+		p.stageDone(id, name, sp)
+		if logged != nil {
+			logged()
+		}
 	})
-	if err != nil {
-		return err
-	}
-	p.counters.stage(name, p.now().Sub(started))
-	p.stageDone(id, name, sp)
-	return nil
 }
 
 func (p *Processor) pageDone(id, name string, page int, sp store.StageProgress) {
@@ -317,7 +327,7 @@ func round1(f float64) float64 { return float64(int(f*10+0.5)) / 10 }
 
 // --- stages 2 and 3 ---
 
-func (p *Processor) stageSplit(ctx context.Context, doc store.Document, pages []stage.PageText) ([]stage.Account, error) {
+func (p *Processor) stageSplit(ctx context.Context, doc store.Document, pages []stage.PageText, c *carried) ([]stage.Account, error) {
 	id, version := doc.ID, p.versions.split
 	var split AccountSplit
 	if ok, err := p.cached(ctx, id, stage.AccountSplitting, store.AccountsKey(id), version, 1, &split); err != nil || ok {
@@ -334,14 +344,13 @@ func (p *Processor) stageSplit(ctx context.Context, doc store.Document, pages []
 		accounts = []stage.Account{}
 	}
 	split = AccountSplit{DocID: id, Accounts: accounts}
-	if err := p.finishStage(ctx, id, stage.AccountSplitting, store.AccountsKey(id), version, 1, split, started, markStarted); err != nil {
-		return nil, err
-	}
-	p.log.Info(fmt.Sprintf("Cached account split for %s (%d accounts)", id, len(accounts)), "doc_id", id, "accounts", len(accounts))
+	p.finishStage(c, id, stage.AccountSplitting, store.AccountsKey(id), version, 1, split, started, markStarted, func() {
+		p.log.Info(fmt.Sprintf("Cached account split for %s (%d accounts)", id, len(accounts)), "doc_id", id, "accounts", len(accounts))
+	})
 	return accounts, nil
 }
 
-func (p *Processor) stageAnalysis(ctx context.Context, doc store.Document, pages []stage.PageText, accounts []stage.Account) ([]stage.PageMap, error) {
+func (p *Processor) stageAnalysis(ctx context.Context, doc store.Document, pages []stage.PageText, accounts []stage.Account, c *carried) ([]stage.PageMap, error) {
 	id, n, version := doc.ID, doc.Pages, p.versions.analysis
 	var m PageMapping
 	if ok, err := p.cached(ctx, id, stage.PageAnalysis, store.MappingKey(id), version, n, &m); err != nil || ok {
@@ -355,16 +364,15 @@ func (p *Processor) stageAnalysis(ctx context.Context, doc store.Document, pages
 		return nil, fmt.Errorf("page analysis: %w", err)
 	}
 	m = PageMapping{DocID: id, Pages: maps}
-	if err := p.finishStage(ctx, id, stage.PageAnalysis, store.MappingKey(id), version, n, m, started, markStarted); err != nil {
-		return nil, err
-	}
-	p.log.Info("Cached page mapping for "+id, "doc_id", id)
+	p.finishStage(c, id, stage.PageAnalysis, store.MappingKey(id), version, n, m, started, markStarted, func() {
+		p.log.Info("Cached page mapping for "+id, "doc_id", id)
+	})
 	return maps, nil
 }
 
 // --- stage 4 ---
 
-func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, pages []stage.PageText, maps []stage.PageMap) error {
+func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, pages []stage.PageText, maps []stage.PageMap, c *carried) error {
 	id, n, version := doc.ID, doc.Pages, p.versions.extract
 	started := p.now()
 	p.readThroughPages(ctx, id, n, version)
@@ -391,25 +399,25 @@ func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, 
 	}
 	done := n - len(todo)
 	if len(todo) == 0 {
+		// Carried to the document's end, which follows at once.
 		var sp store.StageProgress
-		err := p.db.Batch(ctx, func(tx *store.Tx) error {
+		c.add(func(tx *store.Tx) error {
 			var err error
 			sp, err = completeStage(tx, id, stage.LLMExtraction, n)
 			return err
-		})
-		if err == nil {
+		}, func() {
 			p.counters.cache(true)
 			p.stageDone(id, stage.LLMExtraction, sp)
-		}
-		return err
+		})
+		return nil
 	}
 	p.counters.cache(false)
 	p.log.Info(fmt.Sprintf("Stage 4: LLM extraction for %s (%d pages)", id, n), "doc_id", id, "pages", n, "cached_pages", done, "extractor", p.extract.Name())
-	if err := p.stageStart(ctx, id, stage.LLMExtraction, done, n); err != nil {
+	if err := p.stageStart(ctx, c, id, stage.LLMExtraction, done, n); err != nil {
 		return err
 	}
 	p.counters.page(stage.LLMExtraction, "cached", int64(done))
-	commits := newPageCommits(p.db)
+	commits := newPageCommits(p.db, len(todo), c)
 	err = p.forPagesIn(p.extSlots, ctx, soft, todo, func(ctx context.Context, page int) error {
 		if _, err := p.extractPageWith(ctx, commits, id, n, page, pages[page], maps[page]); err != nil {
 			return err
@@ -422,17 +430,17 @@ func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, 
 	if err != nil {
 		return err
 	}
+	// Carried to the document's end, which follows at once.
 	var sp store.StageProgress
-	err = p.db.Batch(ctx, func(tx *store.Tx) error {
+	took := p.now().Sub(started)
+	c.add(func(tx *store.Tx) error {
 		var err error
 		sp, err = completeStage(tx, id, stage.LLMExtraction, n)
 		return err
+	}, func() {
+		p.counters.stage(stage.LLMExtraction, took)
+		p.stageDone(id, stage.LLMExtraction, sp)
 	})
-	if err != nil {
-		return err
-	}
-	p.counters.stage(stage.LLMExtraction, p.now().Sub(started))
-	p.stageDone(id, stage.LLMExtraction, sp)
 	return nil
 }
 
