@@ -40,7 +40,7 @@ const workerStoreMB = 16
 // the same for test binaries that run as workers).
 func engines() worker.Engines {
 	return worker.Engines{
-		Renderer:   mupdf.Renderer{},
+		Renderer:   mupdf.NewSerial(), // a worker reads one document at a time
 		NewOCR:     func(lang string) (stage.OCREngine, error) { return tesseract.New(lang, 1) },
 		OCRVersion: tesseract.Version,
 		Trim:       tesseract.TrimMemory,

@@ -61,7 +61,7 @@ func Main(m *testing.M) {
 // Engines are the engines of a test binary running as a worker: what `idp worker` runs.
 func Engines() worker.Engines {
 	return worker.Engines{
-		Renderer:   mupdf.Renderer{},
+		Renderer:   mupdf.NewSerial(), // a worker reads one document at a time
 		NewOCR:     func(lang string) (stage.OCREngine, error) { return tesseract.New(lang, 1) },
 		OCRVersion: tesseract.Version,
 		Trim:       tesseract.TrimMemory,

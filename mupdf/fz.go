@@ -53,6 +53,14 @@ void fz_close_device(fz_context *ctx, fz_device *dev);
 void fz_drop_device(fz_context *ctx, fz_device *dev);
 void fz_drop_pixmap(fz_context *ctx, fz_pixmap *pix);
 
+typedef struct fz_alloc_context fz_alloc_context;
+typedef struct fz_locks_context fz_locks_context;
+fz_context *fz_new_context_imp(const fz_alloc_context *alloc, const fz_locks_context *locks, size_t max_store, const char *version);
+void fz_drop_context(fz_context *ctx);
+void fz_register_document_handlers(fz_context *ctx);
+fz_document *fz_open_document(fz_context *ctx, const char *filename);
+void fz_drop_document(fz_context *ctx, fz_document *doc);
+
 pdf_document *pdf_specifics(fz_context *ctx, fz_document *doc);
 int pdf_was_repaired(fz_context *ctx, pdf_document *doc);
 pdf_page *pdf_page_from_fz_page(fz_context *ctx, fz_page *page);
@@ -77,6 +85,36 @@ static int authenticate(fz_context *ctx, fz_document *doc, const char *password)
 	TRY(ctx) { ok = fz_authenticate_password(ctx, doc, password); }
 	CATCH(ctx) { fz_report_error(ctx); ok = 0; }
 	return ok;
+}
+
+// new_context is a context for documents opened one at a time (see serial); NULL when
+// MuPDF cannot make one.
+static fz_context *new_context(size_t max_store, const char *version) {
+	fz_context *ctx = fz_new_context_imp(NULL, NULL, max_store, version);
+	if (!ctx)
+		return NULL;
+	volatile int ok = 1;
+	TRY(ctx) { fz_register_document_handlers(ctx); }
+	CATCH(ctx) { fz_report_error(ctx); ok = 0; }
+	if (!ok) {
+		fz_drop_context(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static fz_document *open_document(fz_context *ctx, const char *filename, char *err, int errn) {
+	fz_document *volatile doc = NULL;
+	TRY(ctx) { doc = fz_open_document(ctx, filename); }
+	CATCH(ctx) { caught(ctx, err, errn); doc = NULL; }
+	return doc;
+}
+
+static int needs_password(fz_context *ctx, fz_document *doc) {
+	volatile int r = 0;
+	TRY(ctx) { r = fz_needs_password(ctx, doc); }
+	CATCH(ctx) { fz_report_error(ctx); r = 0; }
+	return r;
 }
 
 static int was_repaired(fz_context *ctx, fz_document *doc) {
@@ -188,10 +226,15 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"os"
+	"path/filepath"
 	"reflect"
+	"sync"
 	"unsafe"
 
 	"github.com/gen2brain/go-fitz"
+
+	"github.com/idp/idp/stage"
 )
 
 // handles are the MuPDF context and document inside a go-fitz document (unexported there;
@@ -263,4 +306,91 @@ func (h handles) largestImage(n int) (w, h2 float64, err error) {
 		return 0, 0, fmt.Errorf("page %d: %s", n, cError(errBuf))
 	}
 	return float64(s.w), float64(s.h), nil
+}
+
+// serial is one MuPDF context for documents opened one after the other. go-fitz makes a
+// context per document, and a context's first text extraction loads FreeType and the
+// standard fonts: most of what a one-page document costs to read. A worker process reads
+// one document at a time, so its documents share a context and load those once.
+type serial struct {
+	mu   sync.Mutex
+	ctx  *C.fz_context
+	busy bool // a document of ctx is open
+}
+
+// open opens path in the shared context, as go-fitz's New would, and hands the document to
+// go-fitz (whose text extraction and page bounds the rest of this package uses).
+func (s *serial) open(path, password string) (*fitzPDF, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.busy {
+		return nil, errors.New("mupdf: a serial renderer opens one document at a time")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, fitz.ErrNoSuchFile)
+	}
+	if s.ctx == nil {
+		version := C.CString(fitz.FzVersion)
+		s.ctx = C.new_context(C.size_t(fitz.MaxStore), version)
+		C.free(unsafe.Pointer(version))
+		if s.ctx == nil {
+			return nil, errors.New("mupdf: cannot make a context")
+		}
+	}
+	cpath := C.CString(abs)
+	defer C.free(unsafe.Pointer(cpath))
+	var msg [errLen]C.char
+	doc := C.open_document(s.ctx, cpath, &msg[0], errLen)
+	if doc == nil {
+		return nil, fmt.Errorf("%w (MuPDF: %s)", stage.ErrCorruptPDF, cError(msg[:]))
+	}
+	h := handles{ctx: s.ctx, doc: doc}
+	if C.needs_password(s.ctx, doc) != 0 {
+		err := stage.ErrPasswordNeeded
+		if password != "" {
+			err = stage.ErrPasswordWrong
+			if h.authenticate(password) {
+				err = nil
+			}
+		}
+		if err != nil {
+			C.fz_drop_document(s.ctx, doc)
+			return nil, err
+		}
+	}
+	d, err := adopt(h)
+	if err != nil {
+		C.fz_drop_document(s.ctx, doc)
+		return nil, err
+	}
+	s.busy = true
+	return &fitzPDF{d: d, h: h, pages: d.NumPage(), serial: s}, nil
+}
+
+// close drops a document open() opened; the context stays for the next.
+func (s *serial) close(h handles) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	C.fz_drop_document(h.ctx, h.doc)
+	s.busy = false
+}
+
+// adopt makes a go-fitz document of a context and document made here: go-fitz keeps them
+// in unexported fields, set by name (as handlesOf reads them). It must never be closed by
+// go-fitz, which would drop the shared context.
+func adopt(h handles) (*fitz.Document, error) {
+	d := new(fitz.Document)
+	v := reflect.ValueOf(d).Elem()
+	for name, p := range map[string]unsafe.Pointer{"ctx": unsafe.Pointer(h.ctx), "doc": unsafe.Pointer(h.doc)} {
+		f := v.FieldByName(name)
+		if !f.IsValid() || f.Kind() != reflect.Pointer {
+			return nil, errors.New("mupdf: this go-fitz keeps no ctx and doc fields")
+		}
+		*(*unsafe.Pointer)(unsafe.Pointer(f.UnsafeAddr())) = p
+	}
+	return d, nil
 }

@@ -24,8 +24,17 @@ import (
 	"github.com/idp/idp/stage"
 )
 
-// Renderer is the MuPDF renderer through go-fitz.
-type Renderer struct{}
+// Renderer is the MuPDF renderer through go-fitz. The zero value gives every document its
+// own MuPDF context and is safe for concurrent use.
+type Renderer struct {
+	serial *serial
+}
+
+// NewSerial returns a renderer whose documents share one MuPDF context, for a process that
+// opens one document at a time (a worker process): the fonts a context loads on its first
+// page are then loaded once, not per document. Opening a second document before the first
+// is closed is an error.
+func NewSerial() Renderer { return Renderer{serial: &serial{}} }
 
 var _ stage.Renderer = Renderer{}
 
@@ -34,7 +43,10 @@ func (Renderer) Version() string { return "mupdf-" + fitz.FzVersion }
 
 // Open implements stage.Renderer. A PDF with only an owner password (permissions, no
 // password to open it) opens without one.
-func (Renderer) Open(path, password string) (stage.PDF, error) {
+func (r Renderer) Open(path, password string) (stage.PDF, error) {
+	if r.serial != nil {
+		return r.serial.open(path, password)
+	}
 	d, err := fitz.New(path)
 	if errors.Is(err, fitz.ErrNeedsPassword) {
 		// go-fitz hands back the open document; it waits for the password.
@@ -78,9 +90,11 @@ func authenticate(d *fitz.Document, password string) error {
 }
 
 type fitzPDF struct {
-	d     *fitz.Document
-	h     handles
-	pages int
+	d      *fitz.Document
+	h      handles
+	pages  int
+	serial *serial // the context's owner when it is shared; nil when d owns it
+	closed bool
 }
 
 func (p *fitzPDF) NumPages() int { return p.pages }
@@ -332,7 +346,19 @@ func (p *fitzPDF) LargestImage(n int) (float64, float64, error) {
 
 func (p *fitzPDF) Repaired() bool { return p.h.repaired() }
 
-func (p *fitzPDF) Close() error { return p.d.Close() }
+// Close closes the document; closing it again does nothing (go-fitz would free its
+// context twice).
+func (p *fitzPDF) Close() error {
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	if p.serial != nil {
+		p.serial.close(p.h)
+		return nil
+	}
+	return p.d.Close()
+}
 
 // SetStoreLimit bounds MuPDF's cache of decoded fonts and images, per open document, at mb
 // MiB (go-fitz's default is 256). A worker process calls it once, before it opens anything.

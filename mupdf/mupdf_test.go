@@ -1,9 +1,12 @@
 package mupdf_test
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/gen2brain/go-fitz"
@@ -90,21 +93,29 @@ func TestOpenErrors(t *testing.T) {
 		{"owner password only", ownerPDF, "", nil},
 		{"not a PDF", garbage, "", stage.ErrCorruptPDF},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			pdf, err := mupdf.Renderer{}.Open(tt.path, tt.password)
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("open: %v, want %v", err, tt.want)
-			}
-			if err != nil {
-				return
-			}
-			defer pdf.Close()
-			tl, err := pdf.TextLayer(0)
-			if err != nil || len(tl.Spans) == 0 {
-				t.Errorf("text layer of the opened file: %+v %v", tl, err)
-			}
-		})
+	// The serial renderer goes through every case with the one context, failures included.
+	for rname, r := range map[string]mupdf.Renderer{"own context": {}, "serial": mupdf.NewSerial()} {
+		for _, tt := range tests {
+			t.Run(rname+"/"+tt.name, func(t *testing.T) {
+				openAndRead(t, r, tt.path, tt.password, tt.want)
+			})
+		}
+	}
+}
+
+func openAndRead(t *testing.T, r mupdf.Renderer, path, password string, want error) {
+	t.Helper()
+	pdf, err := r.Open(path, password)
+	if !errors.Is(err, want) {
+		t.Fatalf("open: %v, want %v", err, want)
+	}
+	if err != nil {
+		return
+	}
+	defer pdf.Close()
+	tl, err := pdf.TextLayer(0)
+	if err != nil || len(tl.Spans) == 0 {
+		t.Errorf("text layer of the opened file: %+v %v", tl, err)
 	}
 }
 
@@ -132,5 +143,98 @@ func TestLargestImage(t *testing.T) {
 	damaged := open(t, filepath.Join("..", "testdata", "corpus", "bad", "qpdf-bad-xref.pdf"), "")
 	if !damaged.Repaired() {
 		t.Error("a file with a broken xref table was not reported repaired")
+	}
+}
+
+// TestSerialRendererReadsAsItsOwn: documents read one after the other through one shared
+// context give the text, the page size and the drawing each gives with its own context;
+// a second document cannot be opened while one is; closing twice is harmless. (Each
+// document's own-context twin stays open until the end, beside the shared context.)
+func TestSerialRendererReadsAsItsOwn(t *testing.T) {
+	serial := mupdf.NewSerial()
+	var paths []string
+	for i := range 6 {
+		p, err := gen.SignatureCard(uint64(700 + i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, write(t, p.PDF))
+	}
+	packet, err := gen.Generate(gen.Options{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths = append(paths, write(t, packet.PDF))
+	for i, path := range paths {
+		own := open(t, path, "")
+		shared, err := serial.Open(path, "")
+		if err != nil {
+			t.Fatalf("document %d: %v", i, err)
+		}
+		if _, err := serial.Open(paths[0], ""); err == nil {
+			t.Fatalf("document %d: a second document opened while one is open", i)
+		}
+		if own.NumPages() != shared.NumPages() {
+			t.Fatalf("document %d: %d pages, with its own context %d", i, shared.NumPages(), own.NumPages())
+		}
+		for n := range min(own.NumPages(), 3) {
+			a, errA := own.TextLayer(n)
+			b, errB := shared.TextLayer(n)
+			if errA != nil || errB != nil || !reflect.DeepEqual(a, b) {
+				t.Errorf("document %d page %d: text %v %v differs from its own context's", i, n, errB, errA)
+			}
+			wa, ha, _ := own.PageSize(n)
+			wb, hb, _ := shared.PageSize(n)
+			if wa != wb || ha != hb {
+				t.Errorf("document %d page %d: size %vx%v, with its own context %vx%v", i, n, wb, hb, wa, ha)
+			}
+			ga, errA := own.RenderGray(n, 50)
+			gb, errB := shared.RenderGray(n, 50)
+			if errA != nil || errB != nil || !bytes.Equal(ga.Pix, gb.Pix) {
+				t.Errorf("document %d page %d: drawing differs from its own context's (%v, %v)", i, n, errB, errA)
+			}
+		}
+		if err := shared.Close(); err != nil {
+			t.Fatal(err)
+		}
+		shared.Close()
+	}
+}
+
+// BenchmarkOneCardDocuments opens and reads one-page documents one after the other, as a
+// worker process does, each with its own MuPDF context (go-fitz's way) and through one
+// shared context (NewSerial). Run with:
+//
+//	go test -run '^$' -bench OneCardDocuments ./mupdf/
+func BenchmarkOneCardDocuments(b *testing.B) {
+	var paths []string
+	dir := b.TempDir()
+	for i := range 50 {
+		p, err := gen.SignatureCard(uint64(5000 + i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("card-%d.pdf", i))
+		if err := os.WriteFile(path, p.PDF, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	for _, bc := range []struct {
+		name string
+		r    mupdf.Renderer
+	}{{"own-context", mupdf.Renderer{}}, {"serial", mupdf.NewSerial()}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for i := range b.N {
+				pdf, err := bc.r.Open(paths[i%len(paths)], "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := pdf.TextLayer(0); err != nil {
+					b.Fatal(err)
+				}
+				pdf.Close()
+			}
+		})
 	}
 }
