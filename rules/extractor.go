@@ -42,6 +42,7 @@ func (Extractor) Extract(ctx context.Context, in stage.ExtractInput) (stage.Extr
 	var flags []string
 	if in.Source == stage.SourceOCR {
 		flags = weighUnsure(f, ev, in.Unsure, dropUnder)
+		flags = append(flags, agree(f, ev, in)...)
 	}
 	return stage.Extraction{Fields: f, Evidence: ev, Extractor: "rules", Flags: flags}, nil
 }

@@ -145,8 +145,8 @@ var honorific = regexp.MustCompile(`(?i)^(?:mr|mrs|ms|miss|dr)\.?\s+`)
 // ocrInitialI mends a middle initial I that OCR read as a bar or a small l.
 var ocrInitialI = strings.NewReplacer(" | ", " I ", " |. ", " I. ", " l ", " I ", " 0. ", " O. ", " 0 ", " O ", "! ", "I ")
 
-// ocrSuffixII is a name's last word II as OCR reads it: "Il", "IT", "ll", "1I".
-var ocrSuffixII = regexp.MustCompile(`(\S\s+)(?:Il|IT|ll|lI|1I|I1|11)$`)
+// ocrSuffixII is a name's last word II as OCR reads it: "Il", "IT", "ll", "1I", "||".
+var ocrSuffixII = regexp.MustCompile(`(\S\s+)(?:Il|IT|ll|lI|1I|I1|11|\|\||\|I|I\||\|l|l\|)$`)
 
 // CleanName trims the punctuation and honorific around a name.
 func CleanName(s string) string {
