@@ -28,6 +28,9 @@ func TestExtractAgreesAcrossPages(t *testing.T) {
 		other   = "2231 Lakeview Drive, Springfield, IL 62704"
 		phone   = "(613) 338-7829"
 		phone2  = "(613) 338-7826"
+		// streetMisread is streetRight with its house number misread.
+		streetMisread = "43495 Harbor View Ter Apt 4B"
+		streetRight   = "13495 Harbor View Ter Apt 4B"
 	)
 	page := card("Maria Gonzalez", misread, phone)
 	tests := []struct {
@@ -69,6 +72,17 @@ func TestExtractAgreesAcrossPages(t *testing.T) {
 			want:    stage.Fields{stage.FieldAddress: right}, flags: 1},
 		{name: "a text layer is not checked", text: page, source: stage.SourceTextLayer,
 			related: []stage.PageText{ocrPage(2, card("Maria Gonzalez", right, phone)), ocrPage(3, card("Maria Gonzalez", right, phone))}},
+		{name: "the street line printed on a page that reads no address, OCR surer there", text: card("Maria Gonzalez", streetMisread+", Savannah, GA 31401", phone),
+			unsure:  []stage.Word{{Text: "43495", Confidence: 72}},
+			related: []stage.PageText{ocrPage(5, layout([]string{"Checking", streetRight, "$2,785.05"}), stage.Word{Text: "13495", Confidence: 77})},
+			want:    stage.Fields{stage.FieldAddress: streetRight + ", Savannah, GA 31401"}, flags: 1},
+		{name: "the street line printed twice more on the page itself", text: card("Maria Gonzalez", streetMisread+", Savannah, GA 31401", phone) + "\n" +
+			layout([]string{"Co-applicant", streetRight}) + "\n" + layout([]string{"Mailing", streetRight}),
+			related: []stage.PageText{ocrPage(5, layout([]string{"Checking", "$2,785.05"}))},
+			want:    stage.Fields{stage.FieldAddress: streetRight + ", Savannah, GA 31401"}, flags: 1},
+		{name: "another house number on the street is another address", text: card("Maria Gonzalez", streetMisread+", Savannah, GA 31401", phone),
+			unsure:  []stage.Word{{Text: "43495", Confidence: 72}},
+			related: []stage.PageText{ocrPage(5, layout([]string{"Checking", "13858 Harbor View Ter Apt 4B", "$2,785.05"}))}},
 		{name: "a phone a digit off", text: page,
 			related: []stage.PageText{ocrPage(2, card("Maria Gonzalez", misread, phone2)), ocrPage(3, card("Maria Gonzalez", misread, phone2))},
 			want:    stage.Fields{stage.FieldPhoneNumber: phone2}, flags: 1},
@@ -220,12 +234,15 @@ func TestMend(t *testing.T) {
 	}
 }
 
-func TestCleanNameSuffixII(t *testing.T) {
+func TestCleanNameSuffix(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"Jamal Rasmussen ||", "Jamal Rasmussen II"},
 		{"Jamal Rasmussen Il", "Jamal Rasmussen II"},
 		{"Jamal Rasmussen |", "Jamal Rasmussen"},
 		{"Jamal Rasmussen", "Jamal Rasmussen"},
+		{"Mei Louise Whitfield I", "Mei Louise Whitfield II"},
+		{"WHITFIELD MEI I", "WHITFIELD MEI I"}, // last name first in capitals: an initial
+		{"Mei I Whitfield", "Mei I Whitfield"},
 	}
 	for _, tt := range tests {
 		if got := CleanName(tt.in); got != tt.want {
