@@ -218,9 +218,9 @@ func valueVote(field, v string, mine []string, self relatedPage, related []relat
 
 // streetVote weighs an address's street line against its printings on this page and the
 // related ones: each cell that prints it, or a reading of it a character or two off, is a
-// vote. It returns what decide says, the printings of street (at least its own), the
-// strongest other reading (nil when there is none) and how sure OCR was of street's
-// differing words, on its surest page.
+// vote. It returns what decide says, the printings of street, the strongest other reading
+// (nil when there is none, or when street is not printed on the page as it is) and how
+// sure OCR was of street's differing words, on its surest page.
 func streetVote(street string, self relatedPage, related []relatedPage) (verdict, int, *reading, float64) {
 	ks := agreeKey(stage.FieldAddress, street)
 	words := strings.Fields(street)
@@ -249,8 +249,10 @@ func streetVote(street string, self relatedPage, related []relatedPage) (verdict
 		}
 	}
 	best := strongest(variants, order)
-	if best == nil {
-		return undecided, max(mine.count, 1), nil, 0
+	if best == nil || !slices.Contains(mine.pages, self.page) {
+		// Not printed on the page as the rules give it: they mended what OCR read ("PI"
+		// for Pl), and its printing here would count against it.
+		return undecided, mine.count, nil, 0
 	}
 	// How sure OCR was of this street's differing words: on its surest printing.
 	mineConf := 0.0
@@ -259,10 +261,7 @@ func streetVote(street string, self relatedPage, related []relatedPage) (verdict
 			mineConf = max(mineConf, differingConfidenceOf(rp, street, best.value))
 		}
 	}
-	if mine.count == 0 {
-		mineConf = differingConfidence(street, best.value, self.unsure)
-	}
-	return decide(max(mine.count, 1), mineConf, best), max(mine.count, 1), best, mineConf
+	return decide(mine.count, mineConf, best), mine.count, best, mineConf
 }
 
 func differingConfidenceOf(rp relatedPage, v, w string) float64 {

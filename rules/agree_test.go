@@ -83,6 +83,8 @@ func TestExtractAgreesAcrossPages(t *testing.T) {
 		{name: "another house number on the street is another address", text: card("Maria Gonzalez", streetMisread+", Savannah, GA 31401", phone),
 			unsure:  []stage.Word{{Text: "43495", Confidence: 72}},
 			related: []stage.PageText{ocrPage(5, layout([]string{"Checking", "13858 Harbor View Ter Apt 4B", "$2,785.05"}))}},
+		{name: "a street the rules mended is not outvoted by its own printing", text: card("Maria Gonzalez", "14616 Mission PI, Bowling Green, KY 42101", phone),
+			related: []stage.PageText{ocrPage(5, layout([]string{"Checking", "$2,785.05"}))}},
 		{name: "a phone a digit off", text: page,
 			related: []stage.PageText{ocrPage(2, card("Maria Gonzalez", misread, phone2)), ocrPage(3, card("Maria Gonzalez", misread, phone2))},
 			want:    stage.Fields{stage.FieldPhoneNumber: phone2}, flags: 1},
@@ -247,6 +249,26 @@ func TestCleanNameSuffix(t *testing.T) {
 	for _, tt := range tests {
 		if got := CleanName(tt.in); got != tt.want {
 			t.Errorf("CleanName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSuffixWithL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"PI", "Pl"},
+		{"BIvd", "Blvd"},
+		{"BIVD", "BLVD"},
+		{"AIy", "Aly"},
+		{"Pl", "Pl"},
+		{"Blvd", "Blvd"},
+		{"Isle", "Isle"}, // a suffix with an I of its own
+		{"IS", "IS"},     // Is(land), not ls
+		{"Ironwood", "Ironwood"},
+		{"II", "II"},
+	}
+	for _, tt := range tests {
+		if got := suffixWithL(tt.in); got != tt.want {
+			t.Errorf("suffixWithL(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
