@@ -291,7 +291,7 @@ func printings(text string, words []string) []string {
 						differ++
 					}
 				}
-				if differ <= 1 && editDistance(agreeKey(stage.FieldAddress, strings.Join(w, " ")), key, 2) <= 2 {
+				if differ <= 1 && closeAddress(agreeKey(stage.FieldAddress, strings.Join(w, " ")), key) {
 					out = append(out, strings.Join(w, " "))
 					break
 				}
@@ -383,8 +383,8 @@ func agreeKey(field, v string) string {
 }
 
 // sameValue reports whether two different readings (agreeKey) of field are close enough
-// to be one value read twice: an address a character or two apart (of at least 15), a
-// phone a digit apart; names as the comment at the top of this file says.
+// to be one value read twice: an address a character or two apart (of at least 15;
+// closeAddress), a phone a digit apart; names as the comment at the top of this file says.
 func sameValue(field, a, b string) bool {
 	switch field {
 	case stage.FieldPhoneNumber:
@@ -392,7 +392,14 @@ func sameValue(field, a, b string) bool {
 	case stage.FieldAccountHolders:
 		return oneNameRead(a, b)
 	}
-	return len(a) >= 15 && len(b) >= 15 && editDistance(a, b, 2) <= 2
+	return len(a) >= 15 && len(b) >= 15 && closeAddress(a, b)
+}
+
+// closeAddress: two addresses (agreeKeys) two characters apart at most, their digits one: a
+// house number two digits off is a house down the street ("5749 Oak Hollow" and "5781 Oak
+// Hollow"), where OCR's damage to letters may be two ("rn" for m).
+func closeAddress(a, b string) bool {
+	return editDistance(a, b, 2) <= 2 && editDistance(stage.Digits(a), stage.Digits(b), 1) <= 1
 }
 
 // oneNameRead: the same letters spaced otherwise, or the same words but the last name (the

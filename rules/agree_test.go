@@ -83,6 +83,9 @@ func TestExtractAgreesAcrossPages(t *testing.T) {
 		{name: "another house number on the street is another address", text: card("Maria Gonzalez", streetMisread+", Savannah, GA 31401", phone),
 			unsure:  []stage.Word{{Text: "43495", Confidence: 72}},
 			related: []stage.PageText{ocrPage(5, layout([]string{"Checking", "13858 Harbor View Ter Apt 4B", "$2,785.05"}))}},
+		{name: "a house two digits down the street is another address", text: card("Maria Gonzalez", streetMisread+", Savannah, GA 31401", phone),
+			unsure:  []stage.Word{{Text: "43495", Confidence: 72}},
+			related: []stage.PageText{ocrPage(5, layout([]string{"Checking", "41415 Harbor View Ter Apt 4B", "$2,785.05"}))}},
 		{name: "a street the rules mended is not outvoted by its own printing", text: card("Maria Gonzalez", "14616 Mission PI, Bowling Green, KY 42101", phone),
 			related: []stage.PageText{ocrPage(5, layout([]string{"Checking", "$2,785.05"}))}},
 		{name: "a phone a digit off", text: page,
@@ -201,6 +204,9 @@ func TestSameValue(t *testing.T) {
 		{stage.FieldAddress, "10666timberridgeunit12batonrougela70801", "10666timberridgeunit12batonrougela708019069", false}, // ZIP+4
 		{stage.FieldAddress, "10666timberridgeunit12batonrougela70801", "10666timberridgebatonrougela70801", false},           // no unit
 		{stage.FieldAddress, "12oakstla70801", "13oakstla70801", false},                                                       // too short to tell
+		{stage.FieldAddress, "5749oakhollowbillingsmt59101", "5781oakhollowbillingsmt59101", false},                           // a house down the street
+		{stage.FieldAddress, "5749oakhollowbillingsmt59101", "5749oakho11owbillingsmt59101", false},                           // two digits for letters
+		{stage.FieldAddress, "18391missionplrenonv89501", "18391missionpirenonv89501", true},
 		{stage.FieldPhoneNumber, "6133387829", "6133387826", true},
 		{stage.FieldPhoneNumber, "6133387829", "6133387811", false},
 		{stage.FieldPhoneNumber, "3387829", "3387826", false}, // not a whole number
