@@ -132,8 +132,8 @@ func formatAddress(street string, c city) string {
 var suffixWord = regexp.MustCompile(`(?i)^(?:` + streetSuffixes + `)\.?,?$`)
 
 // suffixWithL mends a street suffix whose l OCR read as I ("PI" for Pl, "BIvd" for Blvd):
-// a word that is no suffix but would be one with an l for its I. No USPS suffix has an I
-// that an l would make another suffix, so nothing right is changed.
+// a word after the house number that is no suffix but would be one with an l for its I. A
+// suffix with an I of its own (Isle, Is) is a suffix already and stays.
 func suffixWithL(w string) string {
 	if !strings.Contains(w, "I") || suffixWord.MatchString(w) {
 		return w
