@@ -22,7 +22,8 @@ import (
 //     other reading takes its place (the data says what the page prints), with the page's
 //     reading in its evidence and a flag;
 //   - read so on as many pages: a text layer wins (it is not misread), else the reading
-//     whose differing word OCR was less sure of loses (a word it was sure of is 100);
+//     whose differing word OCR was less sure of loses (a word it was sure of is 100), and
+//     both are marked uncertain;
 //   - when nothing decides, the page's value stays but is marked uncertain, and flagged.
 //
 // An address's street line is printed more often than the whole address is read: in a
@@ -46,14 +47,20 @@ const sureWord = 100.0
 
 // unsureMargin is how much surer OCR must have been of one reading's differing word than of
 // the other's for a tie to go to it. Any: on the tuning scans (the second generator's seeds
-// 500-507, 600-611, 700-707, 800-807, 900-911), in each of the seven ties between two
-// readings OCR was not equally sure of, the less sure one was the misread, by margins from
-// 1 point (75 against 76) to 42; two readings both sure (100) stay undecided.
+// 300-311, 400-411, 500-507, 600-611, 700-707, 800-807, 900-911), in nine of the ten ties
+// between two readings OCR was not equally sure of, the less sure one was the misread, by
+// margins from 1 point (75 against 76) to 42; in the tenth, OCR read a house number's 1 as
+// 4 at 95 and the right reading at 87. Two readings both sure (100) stay undecided.
 const unsureMargin = 0.0
 
 // undecidedConfidence is the most a value gets when another page reads it differently and
 // nothing says which reading is right: under stage.LowConfidence, shown as uncertain.
 const undecidedConfidence = 0.6
+
+// tieConfidence is the most a value gets when as many pages read it otherwise and OCR's
+// word confidence decided between the readings (unsureMargin): right in nine ties of ten on
+// the tuning scans, so given, but shown as uncertain (under stage.LowConfidence).
+const tieConfidence = 0.65
 
 // relatedPage is what the rules read on a related page.
 type relatedPage struct {
@@ -132,35 +139,38 @@ func agree(f stage.Fields, ev stage.FieldEvidence, in stage.ExtractInput) []stri
 // of the address did not read). e is v's evidence, changed in place. It returns the flag to
 // raise, if any, and the value to put in v's place when another reading wins.
 func agreeValue(field, v string, mine []string, e *stage.Evidence, self relatedPage, related []relatedPage) (flag, mended string, ok bool) {
-	verdict, support, best, mineConf := valueVote(field, v, mine, self, related)
-	what, theirs := v, ""
-	if best != nil {
-		theirs = best.value
-	}
-	if field == stage.FieldAddress && verdict == undecided {
+	vt := valueVote(field, v, mine, self, related)
+	what := v
+	if field == stage.FieldAddress && vt.verdict == undecided {
 		if street, _, found := strings.Cut(v, ","); found {
-			if sv, ssupport, sbest, sconf := streetVote(street, self, related); sbest != nil && (sv != undecided || best == nil) {
-				verdict, support, best, mineConf = sv, ssupport, sbest, sconf
-				what, theirs = street, sbest.value
+			if st := streetVote(street, self, related); st.best != nil && (st.verdict != undecided || vt.best == nil) {
+				vt, what = st, street
 			}
 		}
 	}
+	best := vt.best
 	if best == nil {
 		return "", "", false
 	}
+	theirs := best.value
 	elsewhere := fmt.Sprintf("%q on %s", theirs, pageList(best.pages, self.page))
-	switch verdict {
+	// A tie that OCR's word confidence decided is decided, but not surely: both readings are
+	// shown as uncertain, for review.
+	if vt.byConfidence {
+		e.Confidence = min(e.Confidence, tieConfidence)
+	}
+	switch vt.verdict {
 	case keepMine:
-		if best.count < support {
-			e.Detail += fmt.Sprintf("; read so %d times, %s", support, elsewhere)
-		} else {
-			e.Detail += fmt.Sprintf("; read %s, where OCR was %s", elsewhere, sureOf(best.conf))
+		if !vt.byConfidence {
+			e.Detail += fmt.Sprintf("; read so %d times, %s", vt.support, elsewhere)
+			return "", "", false
 		}
-		return "", "", false
+		e.Detail += fmt.Sprintf("; read %s, where OCR was %s", elsewhere, sureOf(best.conf))
+		return fmt.Sprintf("%s %q kept, uncertain: read %s, where OCR was less sure", field, v, elsewhere), "", false
 	case takeTheirs:
 		mended = mend(what, theirs) + v[len(what):]
 		e.Value = mended
-		e.Detail += fmt.Sprintf("; OCR read %q here (%s), %s", what, sureOf(mineConf), elsewhere)
+		e.Detail += fmt.Sprintf("; OCR read %q here (%s), %s", what, sureOf(vt.mineConf), elsewhere)
 		if what != v {
 			return fmt.Sprintf("%s %q: its street %q read as %s, taken from there", field, v, what, elsewhere), mended, true
 		}
@@ -171,20 +181,29 @@ func agreeValue(field, v string, mine []string, e *stage.Evidence, self relatedP
 	return fmt.Sprintf("%s %q uncertain: read %s", field, v, elsewhere), "", false
 }
 
-// valueVote weighs v against the strongest other reading of field on the related pages
-// (nil when there is none); support is how many pages read v (this one included) and
-// mineConf how sure OCR was here of the words v differs in.
-func valueVote(field, v string, mine []string, self relatedPage, related []relatedPage) (verdict, int, *reading, float64) {
+// vote is what weighing a reading against the strongest other one found.
+type vote struct {
+	verdict verdict
+	// byConfidence: as many read each, and OCR's word confidence decided.
+	byConfidence bool
+	support      int      // how often the page's reading is read (this page included)
+	best         *reading // the strongest other reading; nil when there is none
+	mineConf     float64  // how sure OCR was of the page's reading's differing words
+}
+
+// valueVote weighs v against the strongest other reading of field on the related pages.
+func valueVote(field, v string, mine []string, self relatedPage, related []relatedPage) vote {
 	kv := agreeKey(field, v)
 	if kv == "" {
-		return undecided, 0, nil, 0
+		return vote{}
 	}
 	// The readings given beside v on one page (this one or another) are other values.
-	support, distinct := 1, keys(field, mine)
+	support, distinct, mineText := 1, keys(field, mine), false
 	for _, rp := range related {
 		if theirs := keys(field, stage.Values(rp.fields[field])); slices.Contains(theirs, kv) {
 			support++
 			distinct = append(distinct, theirs...)
+			mineText = mineText || rp.textLayer
 		}
 	}
 	variants := map[string]*reading{}
@@ -210,22 +229,20 @@ func valueVote(field, v string, mine []string, self relatedPage, related []relat
 	}
 	best := strongest(variants, order)
 	if best == nil {
-		return undecided, support, nil, 0
+		return vote{support: support}
 	}
-	mineConf := differingConfidence(v, best.value, self.unsure)
-	return decide(support, mineConf, best), support, best, mineConf
+	return decide(support, mineText, differingConfidence(v, best.value, self.unsure), best)
 }
 
 // streetVote weighs an address's street line against its printings on this page and the
 // related ones: each cell that prints it, or a reading of it a character or two off, is a
-// vote. It returns what decide says, the printings of street, the strongest other reading
-// (nil when there is none, or when street is not printed on the page as it is) and how
-// sure OCR was of street's differing words, on its surest page.
-func streetVote(street string, self relatedPage, related []relatedPage) (verdict, int, *reading, float64) {
+// vote, the page's reading's surest printing its confidence. There is no other reading to
+// weigh when street is not printed on the page as it is.
+func streetVote(street string, self relatedPage, related []relatedPage) vote {
 	ks := agreeKey(stage.FieldAddress, street)
 	words := strings.Fields(street)
 	if len(ks) < 8 || !unicode.IsDigit(rune(ks[0])) {
-		return undecided, 0, nil, 0
+		return vote{}
 	}
 	mine := &reading{value: street}
 	variants := map[string]*reading{}
@@ -252,7 +269,7 @@ func streetVote(street string, self relatedPage, related []relatedPage) (verdict
 	if best == nil || !slices.Contains(mine.pages, self.page) {
 		// Not printed on the page as the rules give it: they mended what OCR read ("PI"
 		// for Pl), and its printing here would count against it.
-		return undecided, mine.count, nil, 0
+		return vote{support: mine.count}
 	}
 	// How sure OCR was of this street's differing words: on its surest printing.
 	mineConf := 0.0
@@ -261,7 +278,7 @@ func streetVote(street string, self relatedPage, related []relatedPage) (verdict
 			mineConf = max(mineConf, differingConfidenceOf(rp, street, best.value))
 		}
 	}
-	return decide(mine.count, mineConf, best), mine.count, best, mineConf
+	return decide(mine.count, mine.textLayer, mineConf, best)
 }
 
 func differingConfidenceOf(rp relatedPage, v, w string) float64 {
@@ -321,22 +338,27 @@ const (
 	takeTheirs         // the other reading wins
 )
 
-// decide weighs the page's reading (read alike on support pages, this one included, its
-// differing word mineConf sure) against the strongest other reading.
-func decide(support int, mineConf float64, other *reading) verdict {
+// decide weighs the page's reading (read alike support times, this page included, on a text
+// layer when mineText, its differing words mineConf sure) against the strongest other one.
+func decide(support int, mineText bool, mineConf float64, other *reading) vote {
+	vt := vote{support: support, best: other, mineConf: mineConf}
 	switch theirs := other.count; {
 	case theirs > support:
-		return takeTheirs
+		vt.verdict = takeTheirs
 	case theirs < support:
-		return keepMine
+		vt.verdict = keepMine
+	case mineText && other.textLayer:
+		// Two text layers that differ: two values after all.
+	case mineText:
+		vt.verdict = keepMine
 	case other.textLayer:
-		return takeTheirs
+		vt.verdict = takeTheirs
 	case other.conf > mineConf+unsureMargin:
-		return takeTheirs
+		vt.verdict, vt.byConfidence = takeTheirs, true
 	case mineConf > other.conf+unsureMargin:
-		return keepMine
+		vt.verdict, vt.byConfidence = keepMine, true
 	}
-	return undecided
+	return vt
 }
 
 func sureOf(c float64) string {

@@ -53,17 +53,21 @@ func TestExtractAgreesAcrossPages(t *testing.T) {
 			want:    stage.Fields{stage.FieldAddress: right}, flags: 1},
 		{name: "the page is the majority", text: page,
 			related: []stage.PageText{ocrPage(2, card("Maria Gonzalez", misread, phone)), ocrPage(3, card("Maria Gonzalez", right, phone))}},
-		{name: "one against one, OCR less sure here", text: page, unsure: []stage.Word{{Text: "40666", Confidence: 83}},
+		{name: "one against one, OCR less sure here: theirs, uncertain", text: page, unsure: []stage.Word{{Text: "40666", Confidence: 83}},
 			related: []stage.PageText{ocrPage(2, card("Maria Gonzalez", right, phone))},
-			want:    stage.Fields{stage.FieldAddress: right}, flags: 1},
-		{name: "one against one, OCR less sure there", text: page,
-			related: []stage.PageText{ocrPage(2, card("Maria Gonzalez", right, phone), stage.Word{Text: "10666", Confidence: 70})}},
+			want:    stage.Fields{stage.FieldAddress: right}, conf: map[string]float64{stage.FieldAddress: tieConfidence}, flags: 1},
+		{name: "one against one, OCR less sure there: the page's, uncertain", text: page,
+			related: []stage.PageText{ocrPage(2, card("Maria Gonzalez", right, phone), stage.Word{Text: "10666", Confidence: 70})},
+			conf:    map[string]float64{stage.FieldAddress: tieConfidence}, flags: 1},
+		{name: "one against one, the page's read on a text layer too", text: page,
+			related: []stage.PageText{ocrPage(2, card("Maria Gonzalez", right, phone)), {Page: 3, Text: card("Maria Gonzalez", misread, phone), Source: stage.SourceTextLayer},
+				ocrPage(4, card("Maria Gonzalez", right, phone))}},
 		{name: "one against one, as sure: uncertain", text: page,
 			related: []stage.PageText{ocrPage(2, card("Maria Gonzalez", right, phone))},
 			conf:    map[string]float64{stage.FieldAddress: undecidedConfidence}, flags: 1},
 		{name: "one against one, a few points apart", text: page, unsure: []stage.Word{{Text: "40666", Confidence: 90}},
 			related: []stage.PageText{ocrPage(2, card("Maria Gonzalez", right, phone), stage.Word{Text: "10666,", Confidence: 93})},
-			want:    stage.Fields{stage.FieldAddress: right}, flags: 1},
+			want:    stage.Fields{stage.FieldAddress: right}, conf: map[string]float64{stage.FieldAddress: tieConfidence}, flags: 1},
 		{name: "one against one, as unsure: uncertain", text: page, unsure: []stage.Word{{Text: "40666", Confidence: 90}},
 			related: []stage.PageText{ocrPage(2, card("Maria Gonzalez", right, phone), stage.Word{Text: "10666,", Confidence: 90})},
 			conf:    map[string]float64{stage.FieldAddress: undecidedConfidence}, flags: 1},
@@ -75,7 +79,7 @@ func TestExtractAgreesAcrossPages(t *testing.T) {
 		{name: "the street line printed on a page that reads no address, OCR surer there", text: card("Maria Gonzalez", streetMisread+", Savannah, GA 31401", phone),
 			unsure:  []stage.Word{{Text: "43495", Confidence: 72}},
 			related: []stage.PageText{ocrPage(5, layout([]string{"Checking", streetRight, "$2,785.05"}), stage.Word{Text: "13495", Confidence: 77})},
-			want:    stage.Fields{stage.FieldAddress: streetRight + ", Savannah, GA 31401"}, flags: 1},
+			want:    stage.Fields{stage.FieldAddress: streetRight + ", Savannah, GA 31401"}, conf: map[string]float64{stage.FieldAddress: tieConfidence}, flags: 1},
 		{name: "the street line printed twice more on the page itself", text: card("Maria Gonzalez", streetMisread+", Savannah, GA 31401", phone) + "\n" +
 			layout([]string{"Co-applicant", streetRight}) + "\n" + layout([]string{"Mailing", streetRight}),
 			related: []stage.PageText{ocrPage(5, layout([]string{"Checking", "$2,785.05"}))},
@@ -134,7 +138,7 @@ func TestExtractAgreesAcrossPages(t *testing.T) {
 					if c, ok := tt.conf[field]; ok {
 						wantConf = c
 					}
-					if len(tt.unsure) == 0 && e.Confidence != wantConf {
+					if _, named := tt.conf[field]; (named || len(tt.unsure) == 0) && e.Confidence != wantConf {
 						t.Errorf("%s confidence = %v, want %v", field, e.Confidence, wantConf)
 					}
 				}

@@ -10,7 +10,7 @@ import (
 )
 
 // rulesDigest is the digest of the rule sources that Version was set for.
-const rulesDigest = "6edc8398989dc78d"
+const rulesDigest = "33ad0633fbd9600b"
 
 // TestRulesVersion makes a change to the rules visible to the cache: results made by other
 // rules must be recomputed, so Version has to change with the rule sources.
