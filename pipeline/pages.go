@@ -86,14 +86,20 @@ func (p *Processor) ExtractPage(ctx context.Context, id string, page int) (PageN
 	var mapping PageMapping
 	mapped := p.db.GetCached(ctx, store.MappingKey(id), p.versions.analysis, &mapping) == nil && page < len(mapping.Pages)
 	if mapped {
-		pd, err := p.extractPage(ctx, id, n, page, pt, mapping.Pages[page])
+		// Mapped means stage 1 is done: the page is read beside the others, as the
+		// background stage reads it, so that what is cached does not depend on who asked.
+		var ft FullText
+		if err := p.db.GetCached(ctx, store.OCRKey(id), p.versions.ocr, &ft); err != nil {
+			return PageNow{}, fmt.Errorf("the pages beside page %d: %w", page, err)
+		}
+		pd, err := p.extractPage(ctx, id, n, page, pt, mapping.Pages[page], stage.RelatedPages(ft.Pages, page))
 		return PageNow{PageData: pd}, err
 	}
 	// Not analysed yet: read the page alone; the account is the number it prints, if any.
 	m := stage.PageMap{Page: page, AccountIndex: -1, AccountNumber: p.splitter.PageAccount(pt)}
 	res := stage.Extraction{Fields: stage.Fields{}, Extractor: "none"}
 	if !pt.Blank && pt.Error == "" {
-		if res, err = p.extractShared(ctx, id, page, pt, m); err != nil {
+		if res, err = p.extractShared(ctx, id, page, pt, m, nil); err != nil {
 			return PageNow{}, err
 		}
 	}
@@ -184,14 +190,15 @@ func shared[T any](ctx context.Context, p *Processor, key string, fn func(ctx co
 	}
 }
 
-// extractShared runs the extractor on one page once for every concurrent caller.
-func (p *Processor) extractShared(ctx context.Context, id string, page int, pt stage.PageText, m stage.PageMap) (stage.Extraction, error) {
+// extractShared runs the extractor on one page (with the pages related to it,
+// stage.RelatedPages) once for every concurrent caller.
+func (p *Processor) extractShared(ctx context.Context, id string, page int, pt stage.PageText, m stage.PageMap, related []stage.PageText) (stage.Extraction, error) {
 	key := fmt.Sprintf("extract/%s/%d/%d", id, page, m.AccountIndex)
 	return shared(ctx, p, key, func(ctx context.Context) (stage.Extraction, error) {
 		return runPage(ctx, p.cfg.PageTimeout, page, func() (stage.Extraction, error) {
 			return p.extract.Extract(ctx, stage.ExtractInput{
 				DocID: id, Page: page, Text: pt.Text, Source: pt.Source, Unsure: pt.Unsure,
-				AccountIndex: m.AccountIndex, AccountNumber: m.AccountNumber,
+				AccountIndex: m.AccountIndex, AccountNumber: m.AccountNumber, Related: related,
 			})
 		})
 	})

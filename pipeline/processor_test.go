@@ -30,10 +30,11 @@ func TestMain(m *testing.M) { idptest.Main(m) }
 // the rules were written beside), born-digital page -> account accuracy >= 0.97 and field
 // F1 >= 0.95, scanned >= 0.90 and >= 0.85. On the second generator's held-out seeds (from
 // gen.HeldOutSeeds, never tuned on), born-digital packets are held to issue 10's targets:
-// field F1 >= 0.95, page -> account >= 0.98, precision >= 0.97. Scanned ones miss those
-// targets today (README, "Accuracy": OCR's one-character misreads cost precision, a missed
-// account number its pages), so they are held to floors under today's scores, a guard
-// against regressions, not the targets; `make accuracy` reports the full held-out figures.
+// field F1 >= 0.95, page -> account >= 0.98, precision >= 0.97. Scanned ones are held to
+// floors under today's scores, a guard against regressions, not the targets: four packets
+// are too few to hold them to 0.97 (one wrong value of their 54 is 0.02 of precision; one
+// page of their 25 is 0.04 of page -> account, and one is missed today). `make accuracy`
+// reports the full held-out figures (README, "Accuracy").
 func TestAccuracy(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -49,8 +50,9 @@ func TestAccuracy(t *testing.T) {
 		{"scanned", gen.LayoutsHouse, []uint64{21, 22}, true, 0.90, 0.85, 0, 20 * time.Second},
 		{"other layouts, born-digital, held out", gen.LayoutsOther, []uint64{gen.HeldOutSeeds, gen.HeldOutSeeds + 1, gen.HeldOutSeeds + 2, gen.HeldOutSeeds + 3}, false, 0.98, 0.95, 0.97, time.Second},
 		// Floors, not issue 10's targets: these four packets score page -> account 0.960,
-		// F1 0.926, precision 0.962 with rules/7.
-		{"other layouts, scanned, held out", gen.LayoutsOther, []uint64{gen.HeldOutSeeds, gen.HeldOutSeeds + 1, gen.HeldOutSeeds + 2, gen.HeldOutSeeds + 3}, true, 0.88, 0.85, 0.90, 20 * time.Second},
+		// F1 0.964, precision 0.981 with rules/9 (0.960, 0.926, 0.962 with rules/7, before
+		// values were checked against the pages beside theirs).
+		{"other layouts, scanned, held out", gen.LayoutsOther, []uint64{gen.HeldOutSeeds, gen.HeldOutSeeds + 1, gen.HeldOutSeeds + 2, gen.HeldOutSeeds + 3}, true, 0.88, 0.90, 0.95, 20 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -419,7 +419,7 @@ func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, 
 	p.counters.page(stage.LLMExtraction, "cached", int64(done))
 	commits := newPageCommits(p.db, len(todo), c)
 	err = p.forPagesIn(p.extSlots, ctx, soft, todo, func(ctx context.Context, page int) error {
-		if _, err := p.extractPageWith(ctx, commits, id, n, page, pages[page], maps[page]); err != nil {
+		if _, err := p.extractPageWith(ctx, commits, id, n, page, pages[page], maps[page], stage.RelatedPages(pages, page)); err != nil {
 			return err
 		}
 		return commits.failed()
@@ -444,23 +444,23 @@ func (p *Processor) stageExtract(ctx, soft context.Context, doc store.Document, 
 	return nil
 }
 
-// extractPage runs the extractor on one page and caches the result together with the
-// stage's progress; it returns once the result is committed.
-func (p *Processor) extractPage(ctx context.Context, id string, n, page int, pt stage.PageText, m stage.PageMap) (PageData, error) {
-	return p.extractPageWith(ctx, nil, id, n, page, pt, m)
+// extractPage runs the extractor on one page (beside its related pages) and caches the
+// result together with the stage's progress; it returns once the result is committed.
+func (p *Processor) extractPage(ctx context.Context, id string, n, page int, pt stage.PageText, m stage.PageMap, related []stage.PageText) (PageData, error) {
+	return p.extractPageWith(ctx, nil, id, n, page, pt, m, related)
 }
 
 // extractPageWith is extractPage whose commit, with commits, goes to the background (the
 // stage's own pages): the page is reported when it is committed, and the data returned is
 // not yet cached.
-func (p *Processor) extractPageWith(ctx context.Context, commits *pageCommits, id string, n, page int, pt stage.PageText, m stage.PageMap) (PageData, error) {
+func (p *Processor) extractPageWith(ctx context.Context, commits *pageCommits, id string, n, page int, pt stage.PageText, m stage.PageMap, related []stage.PageText) (PageData, error) {
 	var res stage.Extraction
 	if pt.Blank || pt.Error != "" {
 		// Nothing to read: no extractor runs (a model would be paid for nothing).
 		res.Extractor = "none"
 	} else {
 		var err error
-		res, err = p.extractShared(ctx, id, page, pt, m)
+		res, err = p.extractShared(ctx, id, page, pt, m, related)
 		if err != nil {
 			p.counters.page(stage.LLMExtraction, "failed", 1)
 			return PageData{}, fmt.Errorf("extraction of page %d: %w", page, err)

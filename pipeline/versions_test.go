@@ -32,7 +32,8 @@ func (namedReader) Version() string { return "mupdf-T;tesseract-T/eng" }
 // (a change of what a stage produces), never a side effect of moving code. The last change:
 // ocr/2 -> ocr/3 (a page keeps the words OCR was unsure of, PageText.Unsure), which moves
 // every later stage's digest, and rules/7 -> rules/8 (the rules extractor makes a value on
-// such a word less sure).
+// such a word less sure), then rules/8 -> rules/9 (a value OCR read otherwise on the pages
+// beside it is mended or marked: rules/agree.go).
 func TestCacheVersionsDoNotMove(t *testing.T) {
 	x, err := llm.NewExtractor(func() llm.Config {
 		c := llmtest.NewServer(t).Config(nil)
@@ -50,15 +51,15 @@ func TestCacheVersionsDoNotMove(t *testing.T) {
 	}{
 		{"rules", rules.Splitter{}, rules.Extractor{}, map[string]string{
 			stage.OCRExtraction:    "ocr/3;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2;blank/1;stretch/1",
-			stage.AccountSplitting: "split/1;split-rules/8;in=c8137ba65f9c",
-			stage.PageAnalysis:     "analysis/1;split-rules/8;in=fd7e1ed7a985",
-			stage.LLMExtraction:    "extract/1;extract-rules/8;schema=default;in=60c4f08cdf98",
+			stage.AccountSplitting: "split/1;split-rules/9;in=c8137ba65f9c",
+			stage.PageAnalysis:     "analysis/1;split-rules/9;in=d7413dc9270e",
+			stage.LLMExtraction:    "extract/1;extract-rules/9;schema=default;in=37f8575fa9ad",
 		}},
 		{"model", llm.NewSplitter(x), x, map[string]string{
 			stage.OCRExtraction:    "ocr/3;mupdf-T;tesseract-T/eng;dpi=300;textrule/1;layout/2;blank/1;stretch/1",
-			stage.AccountSplitting: "split/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/8;in=c8137ba65f9c",
-			stage.PageAnalysis:     "analysis/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/8;in=97932bf1a8d4",
-			stage.LLMExtraction:    "extract/1;llm/1;model=m;prompt=c55e18ac4de9;schema=4478ebb446b4;format=auto;ground/1;in=5045c50ee0cb",
+			stage.AccountSplitting: "split/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/9;in=c8137ba65f9c",
+			stage.PageAnalysis:     "analysis/1;llm-split/1;model=m;prompt=fea07a82f19c;ground/1;split-rules/9;in=3d4d5e39a8cf",
+			stage.LLMExtraction:    "extract/1;llm/1;model=m;prompt=c55e18ac4de9;schema=4478ebb446b4;format=auto;ground/1;in=bb5a51b8a8b5",
 		}},
 	}
 	for _, tt := range tests {

@@ -88,7 +88,9 @@ type city struct{ name, state, zip string }
 
 func parseCity(s string) (city, bool) {
 	m := cityLineRe.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil || strings.TrimSpace(m[1]) == "" {
+	// A city named "City" is the caption of a form's city box, read on the row of the state
+	// and ZIP boxes while the city's name sits under it: not an address to give.
+	if m == nil || strings.TrimSpace(m[1]) == "" || strings.EqualFold(strings.TrimSpace(m[1]), "city") {
 		return city{}, false
 	}
 	state, ok := stateCode(m[2])
@@ -118,7 +120,32 @@ func cityAt(cells []string, k int) (city, bool) {
 var cityLabel = regexp.MustCompile(`(?i)^city\s*[,/]?\s*(?:state|st)\.?\s*[,/]?\s*(?:zip|postal)(?:\s*code)?\s*[:;]?\s*`)
 
 func formatAddress(street string, c city) string {
-	return strings.Join(strings.Fields(street), " ") + ", " + c.name + ", " + c.state + " " + c.zip
+	words := strings.Fields(street)
+	for i, w := range words {
+		if i > 0 {
+			words[i] = suffixWithL(w)
+		}
+	}
+	return strings.Join(words, " ") + ", " + c.name + ", " + c.state + " " + c.zip
+}
+
+var suffixWord = regexp.MustCompile(`(?i)^(?:` + streetSuffixes + `)\.?,?$`)
+
+// suffixWithL mends a street suffix whose l OCR read as I ("PI" for Pl, "BIvd" for Blvd):
+// a word after the house number that is no suffix but would be one with an l for its I. A
+// suffix with an I of its own (Isle, Is) is a suffix already and stays.
+func suffixWithL(w string) string {
+	if !strings.Contains(w, "I") || suffixWord.MatchString(w) {
+		return w
+	}
+	l := "l"
+	if w == strings.ToUpper(w) && len(strings.Trim(w, ".,")) > 2 {
+		l = "L" // "BIVD" in capitals; but "PI" is Pl either way
+	}
+	if m := strings.ReplaceAll(w, "I", l); suffixWord.MatchString(m) {
+		return m
+	}
+	return w
 }
 
 // inlineAddress reads a whole address on one line: "1207 Lakeview Drive, Springfield, IL

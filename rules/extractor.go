@@ -44,6 +44,7 @@ func (e Extractor) Extract(ctx context.Context, in stage.ExtractInput) (stage.Ex
 	var flags []string
 	if in.Source == stage.SourceOCR {
 		flags = weighUnsure(f, ev, in.Unsure, dropUnder)
+		flags = append(flags, agree(f, ev, in, e.parsed)...)
 	}
 	return stage.Extraction{Fields: f, Evidence: ev, Extractor: "rules", Flags: flags}, nil
 }

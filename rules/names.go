@@ -145,13 +145,19 @@ var honorific = regexp.MustCompile(`(?i)^(?:mr|mrs|ms|miss|dr)\.?\s+`)
 // ocrInitialI mends a middle initial I that OCR read as a bar or a small l.
 var ocrInitialI = strings.NewReplacer(" | ", " I ", " |. ", " I. ", " l ", " I ", " 0. ", " O. ", " 0 ", " O ", "! ", "I ")
 
-// ocrSuffixII is a name's last word II as OCR reads it: "Il", "IT", "ll", "1I".
-var ocrSuffixII = regexp.MustCompile(`(\S\s+)(?:Il|IT|ll|lI|1I|I1|11)$`)
+// ocrSuffixII is a name's last word II as OCR reads it: "Il", "IT", "ll", "1I", "||".
+var ocrSuffixII = regexp.MustCompile(`(\S\s+)(?:Il|IT|ll|lI|1I|I1|11|\|\||\|I|I\||\|l|l\|)$`)
+
+// ocrSuffixI is a name in upper and lower case that ends in a lone I: no one's suffix is
+// I, and only a name printed last name first in capitals puts an initial there, so it is
+// II with a stroke OCR lost.
+var ocrSuffixI = regexp.MustCompile(`^(.*[a-z].*\s[A-Z][a-z]+)\s+I$`)
 
 // CleanName trims the punctuation and honorific around a name.
 func CleanName(s string) string {
 	s = ocrInitialI.Replace(strings.Join(strings.Fields(s), " "))
 	s = ocrSuffixII.ReplaceAllString(s, "${1}II")
+	s = ocrSuffixI.ReplaceAllString(s, "${1} II")
 	s = strings.Trim(s, " ,;:.'\"‘’|")
 	if strings.HasSuffix(s, ".") && !initialEnd.MatchString(s) {
 		s = strings.TrimSuffix(s, ".")

@@ -51,6 +51,10 @@ func phoneAt(s string) (phoneRead, bool) {
 	raw := strings.TrimSpace(m[1])
 	printed := ocrDigit.Replace(raw)
 	d := stage.Digits(printed)
+	if len(d) == 12 && strings.HasPrefix(printed, "41") {
+		// "+1" whose plus OCR read as a 4: "41-876-389-5769", "41 223 377 6232".
+		printed, d = "+1"+printed[2:], d[2:]
+	}
 	if len(d) == 11 && d[0] == '1' {
 		d = d[1:]
 	}
@@ -80,6 +84,9 @@ func findPhone(p *page) (string, stage.Evidence, bool) {
 			rank, conf = 2, 0.7
 		}
 		for _, v := range h.values {
+			if underAnotherLabel(p, h, v) {
+				continue
+			}
 			ph, ok := phoneAt(v.text)
 			if !ok || p.partyAt(v.row, v.cell) == partyOther {
 				continue
@@ -106,4 +113,16 @@ func findPhone(p *page) (string, stage.Evidence, bool) {
 		return "", stage.Evidence{}, false
 	}
 	return best.phone, best.ev, true
+}
+
+// underAnotherLabel reports whether value v of label hit h stands under another label of
+// h's row: in a row of column labels ("Home Phone   Cell Phone   Fax"), the cell under the
+// fax's label is the fax, whatever the home phone's cell holds (a number OCR damaged,
+// nothing).
+func underAnotherLabel(p *page, h labelHit, v value) bool {
+	if !v.below || v.cell == h.cell || v.cell >= len(p.rows[h.row].cells) {
+		return false
+	}
+	_, _, labels := heading(p.rows[h.row])
+	return labels
 }

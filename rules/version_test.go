@@ -10,7 +10,7 @@ import (
 )
 
 // rulesDigest is the digest of the rule sources that Version was set for.
-const rulesDigest = "3b64ee1adf79f939"
+const rulesDigest = "18eca78beb1ae133"
 
 // TestRulesVersion makes a change to the rules visible to the cache: results made by other
 // rules must be recomputed, so Version has to change with the rule sources.

@@ -24,6 +24,31 @@ type ExtractInput struct {
 	AccountNumber string
 	// Unsure is the page's words OCR was unsure of (PageText.Unsure).
 	Unsure []Word
+	// Related are other pages of the document, nearest first (RelatedPages): the same
+	// address, name or phone is often printed on several pages, and a value OCR read on
+	// this page one way and on others another is likely misread on one of them. An
+	// extractor may check the page's values against them; none when the pages are not yet
+	// all read.
+	Related []PageText
+}
+
+// MaxRelated bounds ExtractInput.Related: an extractor that reads them costs that many
+// pages' reading per page, and a value is printed again close to where it was first.
+const MaxRelated = 12
+
+// RelatedPages are the pages of doc nearest to page, at most MaxRelated, nearest first (the
+// one before first at the same distance): neither page itself nor a page with nothing to
+// read (blank, or quarantined).
+func RelatedPages(doc []PageText, page int) []PageText {
+	var out []PageText
+	for d := 1; len(out) < MaxRelated && (page-d >= 0 || page+d < len(doc)); d++ {
+		for _, i := range []int{page - d, page + d} {
+			if i >= 0 && i < len(doc) && len(out) < MaxRelated && !doc[i].Blank && doc[i].Error == "" && doc[i].Text != "" {
+				out = append(out, doc[i])
+			}
+		}
+	}
+	return out
 }
 
 // Extraction is what an extractor read on a page.
