@@ -335,7 +335,7 @@ func (c *corpus) hasWord(w string) bool {
 		if len(w) >= 3 && len(p) > len(w) && strings.HasPrefix(p, w) && len(w)*2 >= len(p) {
 			return true
 		}
-		if tol > 0 && abs(len(p)-len(w)) <= tol && editDistance(w, p, tol) <= tol {
+		if tol > 0 && abs(len(p)-len(w)) <= tol && stage.EditDistance(w, p, tol) <= tol {
 			return true
 		}
 	}
@@ -349,32 +349,6 @@ func abs(x int) int {
 	return x
 }
 
-// editDistance is the Levenshtein distance of a and b, or max+1 when it is over max.
-func editDistance(a, b string, max int) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		best := cur[0]
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			best = min(best, cur[j])
-		}
-		if best > max {
-			return max + 1
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
 
 // ground keeps the values of fields that are printed on the page, with their evidence, and
 // flags the others.

@@ -411,7 +411,7 @@ func agreeKey(field, v string) string {
 func sameValue(field, a, b string) bool {
 	switch field {
 	case stage.FieldPhoneNumber:
-		return len(a) == 10 && len(b) == 10 && editDistance(a, b, 1) <= 1
+		return len(a) == 10 && len(b) == 10 && stage.EditDistance(a, b, 1) <= 1
 	case stage.FieldAccountHolders:
 		return oneNameRead(a, b)
 	}
@@ -422,7 +422,7 @@ func sameValue(field, a, b string) bool {
 // house number two digits off is a house down the street ("5749 Oak Hollow" and "5781 Oak
 // Hollow"), where OCR's damage to letters may be two ("rn" for m).
 func closeAddress(a, b string) bool {
-	return editDistance(a, b, 2) <= 2 && editDistance(stage.Digits(a), stage.Digits(b), 1) <= 1
+	return stage.EditDistance(a, b, 2) <= 2 && stage.EditDistance(stage.Digits(a), stage.Digits(b), 1) <= 1
 }
 
 // oneNameRead: the same letters spaced otherwise, or the same words but the last name (the
@@ -448,7 +448,7 @@ func oneNameRead(a, b string) bool {
 	if last < 0 || !slices.Equal(wa[:last], wb[:last]) || !slices.Equal(wa[last+1:], wb[last+1:]) {
 		return false
 	}
-	return editDistance(wa[last], wb[last], 1) <= 1
+	return stage.EditDistance(wa[last], wb[last], 1) <= 1
 }
 
 // keys are the agreeKeys of one page's values of field.
@@ -540,32 +540,3 @@ func inCaseOf(m, t string) string {
 	return t
 }
 
-// editDistance is the Levenshtein distance between a and b (bytes), or limit+1 when it is
-// more than limit.
-func editDistance(a, b string, limit int) int {
-	if d := len(a) - len(b); d > limit || -d > limit {
-		return limit + 1
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		low := cur[0]
-		for j := 1; j <= len(b); j++ {
-			sub := prev[j-1]
-			if a[i-1] != b[j-1] {
-				sub++
-			}
-			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
-			low = min(low, cur[j])
-		}
-		if low > limit {
-			return limit + 1
-		}
-		prev, cur = cur, prev
-	}
-	return min(prev[len(b)], limit+1)
-}
