@@ -83,15 +83,23 @@ func findAccountRefs(rows []row) []accountRef {
 				label := strings.TrimSpace(c[m[0]:m[1]])
 				rest := c[m[1]:]
 				vs := valuesOf(rows, i, j, rest)
+				found := false
 				for _, v := range vs {
 					if num, ok := accountNumberAt(v.text); ok {
 						refs = append(refs, accountRef{Printed: num, Digits: stage.Digits(num), Label: label, Row: v.row})
+						found = true
 						break
 					}
 					if mm := masked.FindStringSubmatch(v.text); mm != nil {
 						d := ocrDigit.Replace(mm[1])
 						refs = append(refs, accountRef{Printed: d, Digits: d, Label: label, Suffix: true, Row: v.row})
+						found = true
 						break
+					}
+				}
+				if !found && strings.TrimSpace(strings.TrimLeft(rest, ":.# ")) == "" {
+					if num, row, ok := valueBefore(rows, i, j, c[:m[0]]); ok {
+						refs = append(refs, accountRef{Printed: num, Digits: stage.Digits(num), Label: label, Row: row})
 					}
 				}
 				// A column heading: every row of the table below has its number.
@@ -107,6 +115,42 @@ func findAccountRefs(rows []row) []accountRef {
 	}
 	return dedupeRefs(refs)
 }
+
+// numberBefore is an account number that ends a cell's text before its label: OCR reads a
+// form's box "Lender Loan No." with the number written in it as "Lender 0073479814 Loan
+// No.".
+var numberBefore = regexp.MustCompile(`(?:^|\s)([0-9OoIlSB](?:[0-9OoIlSB]|[- ][0-9OoIlSB]){4,28})\s*$`)
+
+// valueBefore is the number of a label with none after it or below it, printed before it:
+// at the end of the label's cell before the label (the number inside the label's box), or,
+// for a label alone in its cell, alone in the cell above (a form whose captions are printed
+// under the line written on, "000496981168" over "ACCOUNT #"), unless it is shaped as a
+// phone number.
+func valueBefore(rows []row, i, j int, before string) (string, int, bool) {
+	if strings.TrimSpace(before) != "" {
+		m := numberBefore.FindStringSubmatch(before)
+		if m == nil || strings.ContainsAny(before[:len(before)-len(m[0])], "0123456789") {
+			return "", 0, false
+		}
+		num, ok := accountNumberAt(m[1])
+		return num, i, ok
+	}
+	if i == 0 || j >= len(rows[i-1].cells) {
+		return "", 0, false
+	}
+	above := strings.TrimSpace(rows[i-1].cells[j])
+	num, ok := accountNumberAt(above)
+	if !ok || len(stage.Digits(num)) != len(stage.Digits(ocrDigit.Replace(above))) {
+		return "", 0, false // more than the number in the cell
+	}
+	if phoneShaped.MatchString(above) {
+		return "", 0, false // a phone's line: its caption is further down
+	}
+	return num, i - 1, true
+}
+
+// phoneShaped is a US phone number's grouping: 3, 3 and 4 digits, perhaps after a 1.
+var phoneShaped = regexp.MustCompile(`^(?:\+?1[-. ]?)?\(?\d{3}\)?[-. ]?\d{3}[-. ]\d{4}$`)
 
 // valuesOf is valueCandidates for the rows of a page without the page.
 func valuesOf(rows []row, i, j int, rest string) []value {

@@ -37,6 +37,13 @@ func TestFindAccountRefs(t *testing.T) {
 		{"account colon", "Account: 000123456789", []string{"000123456789"}},
 		{"OCR: a final 1 read as a bracket, a quote before", layout([]string{"Acct # 9058-6339-399]"}) + "\n" + layout([]string{"Account No.", "\"5565 7871 1001", "Account Type:"}),
 			[]string{"9058-6339-3991", "5565 7871 1001"}},
+		{"the number inside the label's box, read between its words", layout([]string{"Uniform Residential Loan Application", "Agency Case No.", "Lender 0073479814 Loan No."}),
+			[]string{"0073479814"}},
+		{"a caption under the line written on", layout([]string{"000496981168", "Ownership: Joint"}) + "\n" + layout([]string{"ACCOUNT #"}) + "\n" + layout([]string{"Date opened 11/14/2014"}),
+			[]string{"000496981168"}},
+		{"a label with its own value takes nothing before it", "Ref 12345678 Account No. 4401-2231-0097", []string{"4401-2231-0097"}},
+		{"a phone over a caption is not an account", layout([]string{"(555) 201-7788"}) + "\n" + layout([]string{"Account #"}), nil},
+		{"a number after other digits is not the box's", "Opened 11/14 0073479814 Loan No.", nil},
 		{"partial", "Account ending in 0097", []string{"~0097"}},
 		{"partial masked", "Acct ending XXXX4412", []string{"~4412"}},
 
