@@ -539,4 +539,3 @@ func inCaseOf(m, t string) string {
 	}
 	return t
 }
-

@@ -10,7 +10,7 @@ import (
 )
 
 // rulesDigest is the digest of the rule sources that Version was set for.
-const rulesDigest = "226eb94a12b95d16"
+const rulesDigest = "b989ae79642f8a4f"
 
 // TestRulesVersion makes a change to the rules visible to the cache: results made by other
 // rules must be recomputed, so Version has to change with the rule sources.
