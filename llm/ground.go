@@ -349,7 +349,6 @@ func abs(x int) int {
 	return x
 }
 
-
 // ground keeps the values of fields that are printed on the page, with their evidence, and
 // flags the others.
 func (s *Schema) ground(fields stage.Fields, ev *pageEvidence) (stage.Fields, stage.FieldEvidence, []string) {
