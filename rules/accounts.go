@@ -24,8 +24,9 @@ var accountLabel = regexp.MustCompile(`(?i)\b(?:` +
 	`)\s*[:.#]?\s*`)
 
 // accountValue is an account number right after its label: digits (and the letters OCR
-// mistakes for digits) in groups separated by single dashes or spaces.
-var accountValue = regexp.MustCompile(`^[:.#\s]*([0-9OoIlSB](?:[0-9OoIlSB]|[- ][0-9OoIlSB]){4,28}[\]|]?)`)
+// mistakes for digits, and a first 5 read as §) in groups separated by single dashes or
+// spaces.
+var accountValue = regexp.MustCompile(`^[:.#\s]*([0-9OoIlSB§](?:[0-9OoIlSB]|[- ][0-9OoIlSB]){4,28}[\]|]?)`)
 
 // accountSuffix matches a partial reference: "Account ending in 0097", "Acct ending 0097".
 var accountSuffix = regexp.MustCompile(`(?i)\b(?:acc[o0]unt|acct\.?)\s+(?:number\s+)?(?:ending|ends)(?:\s+in)?\s*[:#]?\s*[xX*]*([0-9OoIlSB]{4})\b`)
@@ -39,13 +40,13 @@ const accountKinds = `checking|savings|money\s+market|loan|mortgage|certificate|
 
 // sectionHeader matches the heading above an account's part of a statement: "CHECKING 0071
 // 2290 4415", "Way2Save Savings - 3525118722", "Savings account 3525 1187 2290", "Account
-// summary for Everyday Checking 0071229044", "Money Market   XXXXXX2290". The number (or
-// its masked form) ends the cell or is the next cell.
-var sectionHeader = regexp.MustCompile(`(?i)^(?:(?:account\s+)?summary\s+(?:for|of)\s+)?(?:[A-Za-z0-9'&]+\s+){0,3}?(?:` + accountKinds + `)(?:\s+account)?(?:\s+(?:number|no\.?|#))?\s*[-:#]?\s*$`)
+// summary for Everyday Checking 0071229044" (OCR may break "for": "fo r"), "Money Market
+// XXXXXX2290". The number (or its masked form) ends the cell or is the next cell.
+var sectionHeader = regexp.MustCompile(`(?i)^(?:(?:account\s+)?summary\s+(?:f\s?o\s?r|o\s?f)\s+)?(?:[A-Za-z0-9'&]+\s+){0,3}?(?:` + accountKinds + `)(?:\s+account)?(?:\s+(?:number|no\.?|#))?\s*[-:#]?\s*$`)
 
 var kindWord = regexp.MustCompile(`(?i)\b(?:` + accountKinds + `)\b`)
 
-var ocrDigit = strings.NewReplacer("O", "0", "o", "0", "I", "1", "l", "1", "|", "1", "]", "1", "S", "5", "B", "8")
+var ocrDigit = strings.NewReplacer("O", "0", "o", "0", "I", "1", "l", "1", "|", "1", "]", "1", "S", "5", "§", "5", "B", "8")
 
 // refKind says where a number was read.
 type refKind int

@@ -44,6 +44,8 @@ func TestFindAccountRefs(t *testing.T) {
 		{"a label with its own value takes nothing before it", "Ref 12345678 Account No. 4401-2231-0097", []string{"4401-2231-0097"}},
 		{"a phone over a caption is not an account", layout([]string{"(555) 201-7788"}) + "\n" + layout([]string{"Account #"}), nil},
 		{"a number after other digits is not the box's", "Opened 11/14 0073479814 Loan No.", nil},
+		{"OCR: a first 5 read as §", layout([]string{"Mortgage Loan Application", "Loan No.", "§510-781-820"}), []string{"5510-781-820"}},
+		{"OCR: a section header's for broken in two", "Account summary fo r High Yield Savings 000761946985", []string{"000761946985"}},
 		{"partial", "Account ending in 0097", []string{"~0097"}},
 		{"partial masked", "Acct ending XXXX4412", []string{"~4412"}},
 
