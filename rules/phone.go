@@ -51,9 +51,15 @@ func phoneAt(s string) (phoneRead, bool) {
 	raw := strings.TrimSpace(m[1])
 	printed := ocrDigit.Replace(raw)
 	d := stage.Digits(printed)
-	if len(d) == 12 && strings.HasPrefix(printed, "41") {
-		// "+1" whose plus OCR read as a 4: "41-876-389-5769", "41 223 377 6232".
-		printed, d = "+1"+printed[2:], d[2:]
+	if len(d) == 12 && strings.HasPrefix(d, "41") {
+		// "+1" whose plus OCR read as a 4 ("41-876-389-5769", "41 223 377 6232"), or
+		// with a 4 beside it ("+41 353 267 1212", "4+1-429-431-7106").
+		for _, pre := range []string{"41", "+41", "4+1"} {
+			if strings.HasPrefix(printed, pre) {
+				printed, d = "+1"+printed[len(pre):], d[2:]
+				break
+			}
+		}
 	}
 	if len(d) == 11 && d[0] == '1' {
 		d = d[1:]

@@ -8,6 +8,9 @@ func TestPhoneAfterOCR(t *testing.T) {
 	}{
 		{"a plus read as 4", layout([]string{"Daytime Phone", "41 223 377 6232"}), "+1 223 377 6232"},
 		{"a plus read as 4, with dashes", layout([]string{"Home Phone:", "41-876-389-5769"}), "+1-876-389-5769"},
+		{"a plus with a 4 beside it", layout([]string{"TEL.", "TEL."}) + "\n" + layout([]string{"+41 353 267 1212", "(319) 847-4583"}), "+1 353 267 1212"},
+		{"a 4 before the plus", layout([]string{"MOBILE", "MOBILE"}) + "\n" + layout([]string{"4+1-429-431-7106", "1 (529) 860-4497"}), "+1-429-431-7106"},
+		{"a colon after the home phone", layout([]string{"Home Phone", "Cell Phone", "Work Phone", "Ext."}) + "\n" + layout([]string{"649-663-4463:", "484-707-9408", "345"}), "649-663-4463"},
 		{"twelve digits that do not start 41 are no phone", layout([]string{"Home Phone:", "42-876-389-5769"}), ""},
 		{"the home phone unreadable: not the fax under its own label",
 			layout([]string{"Home Phone", "Fax"}) + "\n" + layout([]string{"41-876-389-576", "(655) 879-6834"}), ""},

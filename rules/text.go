@@ -319,12 +319,13 @@ func speck(r row) bool {
 }
 
 // labelLike reports whether a cell reads as a label rather than a value: it ends with a
-// colon, or it is a few capitalised words without digits or commas that are not a name
-// ("ACCOUNT TYPE").
+// colon (unless it is a number, which OCR gave a speck for a colon: "649-663-4463:"), or it
+// is a few capitalised words without digits or commas that are not a name ("ACCOUNT
+// TYPE").
 func labelLike(s string) bool {
 	s = strings.TrimSpace(s)
 	if strings.HasSuffix(s, ":") {
-		return true
+		return len(stage.Digits(s)) < 7
 	}
 	if s != strings.ToUpper(s) || strings.ContainsAny(s, "0123456789,") || len(strings.Fields(s)) > 5 {
 		return false
