@@ -15,9 +15,10 @@ import (
 
 // accountLabel matches the labels of an account or loan number, OCR-tolerant: "Account
 // Number", "Account No.", "Acct #", "Acct. No.", "A/C No", "Loan Number", "Loan #", "Loan
-// Account Number", "Lender Loan No.", "Agency Case No.", "Acc0unt Numb3r".
+// Account Number", "Lender Loan No.", "Agency Case No.", "Acc0unt Numb3r", "toan Number" (an L
+// read as t).
 var accountLabel = regexp.MustCompile(`(?i)\b(?:` +
-	`l[o0]an(?:\s+acc[o0]unt)?\s*(?:n[uo0]mb[e3]r|n[o0]\.?|num\.?|#|ff|H\b)` +
+	`[lIt][o0]an(?:\s+acc[o0]unt)?\s*(?:n[uo0]mb[e3]r|n[o0]\.?|num\.?|#|ff|H\b)` +
 	`|(?:acc[o0]unt|acct\.?|a/c)\s*(?:n[uo0]mb[e3]r|n[o0]\.?|num\.?|#|ff|H\b)` +
 	`|agency\s+case\s*(?:n[uo0]mb[e3]r|n[o0]\.?|#)` +
 	`|acc[o0]unt\s*:` +
@@ -42,7 +43,7 @@ const accountKinds = `checking|savings|money\s+market|loan|mortgage|certificate|
 // 2290 4415", "Way2Save Savings - 3525118722", "Savings account 3525 1187 2290", "Account
 // summary for Everyday Checking 0071229044" (OCR may break "for": "fo r"), "Money Market
 // XXXXXX2290". The number (or its masked form) ends the cell or is the next cell.
-var sectionHeader = regexp.MustCompile(`(?i)^(?:(?:account\s+)?summary\s+(?:f\s?o\s?r|o\s?f)\s+)?(?:[A-Za-z0-9'&]+\s+){0,3}?(?:` + accountKinds + `)(?:\s+account)?(?:\s+(?:number|no\.?|#))?\s*[-:#]?\s*$`)
+var sectionHeader = regexp.MustCompile(`(?i)^(?:(?:account\s+)?summary\s+(?:f\s?o\s?r|o\s?f)\s+)?(?:[A-Za-z0-9'&]+\s+){0,3}?(?:` + accountKinds + `)(?:\s+account)?(?:\s+(?:number|no\.?|#))?\s*[-–—:#]?\s*$`)
 
 var kindWord = regexp.MustCompile(`(?i)\b(?:` + accountKinds + `)\b`)
 
@@ -216,7 +217,7 @@ func sectionHeaderRow(r row) bool {
 // headerRef reads a section header's number: at the end of its first cell after the type
 // words, or alone in the next cell.
 func headerRef(r row) (accountRef, bool) {
-	first := r.cells[0]
+	first := strings.TrimLeft(r.cells[0], "-–—•·*\"'‘’“”° ") // specks OCR put before it
 	cands := []struct{ words, num string }{}
 	// The number inside the first cell: the longest tail that reads as a number.
 	for k := 1; k < len(first); k++ {
@@ -249,7 +250,7 @@ func headerRef(r row) (accountRef, bool) {
 // accountNumberAt reads an account number at the start of s.
 func accountNumberAt(s string) (string, bool) {
 	// OCR glues quotes and specks to the front of a value.
-	s = strings.TrimLeft(s, " \"'‘’“”`*")
+	s = strings.TrimLeft(s, " \"'‘’“”`*°")
 	m := accountValue.FindStringSubmatch(s)
 	if m == nil {
 		return "", false

@@ -46,6 +46,10 @@ func TestFindAccountRefs(t *testing.T) {
 		{"a number after other digits is not the box's", "Opened 11/14 0073479814 Loan No.", nil},
 		{"OCR: a first 5 read as §", layout([]string{"Mortgage Loan Application", "Loan No.", "§510-781-820"}), []string{"5510-781-820"}},
 		{"OCR: a section header's for broken in two", "Account summary fo r High Yield Savings 000761946985", []string{"000761946985"}},
+		{"OCR: an L read as t", layout([]string{"Uniform Residential Loan Application toan Number", "672433235"}), []string{"672433235"}},
+		{"a section header with an em dash", "Statement Savings — 57-90097968", []string{"57-90097968"}},
+		{"OCR: a speck before a section header", "-Regular Savings 1576 3447 3669", []string{"1576 3447 3669"}},
+		{"OCR: a degree sign and a quote before the number", layout([]string{"ACCOUNT #", "\"°807-788650-8", "Ownership: Individual"}), []string{"807-788650-8"}},
 		{"partial", "Account ending in 0097", []string{"~0097"}},
 		{"partial masked", "Acct ending XXXX4412", []string{"~4412"}},
 
