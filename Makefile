@@ -59,7 +59,7 @@ lint: deps ## go vet, gofmt and staticcheck
 
 .PHONY: bench
 bench: test-deps ## benchmarks, each beside its anchor: pages/s, documents/s, workers against in-process (pages/s, peak RSS of the process tree), cached-data under wrk against nginx, status and restart at 100k documents
-	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 180m ./pipeline/ ./cmd/ ./httpapi/ ./stage/
+	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 180m ./pipeline/ ./cmd/ ./httpapi/ ./stage/ ./mupdf/
 
 .PHONY: soak
 soak: test-deps ## long runs: idp serve killed with -9 50 times while 60 documents process
