@@ -86,11 +86,26 @@ func stateCode(s string) (string, bool) {
 // city is the second line of an address.
 type city struct{ name, state, zip string }
 
+// boxCaptions are the captions of a form's address boxes.
+var boxCaptions = map[string]bool{"city": true, "state": true, "zip": true, "country": true, "code": true, "town": true}
+
+// captionWords reports whether s is made of address-box captions only.
+func captionWords(s string) bool {
+	words := strings.Fields(strings.ToLower(strings.Trim(s, " ,./")))
+	for _, w := range words {
+		if !boxCaptions[strings.Trim(w, ",./")] {
+			return false
+		}
+	}
+	return len(words) > 0
+}
+
 func parseCity(s string) (city, bool) {
 	m := cityLineRe.FindStringSubmatch(strings.TrimSpace(s))
-	// A city named "City" is the caption of a form's city box, read on the row of the state
-	// and ZIP boxes while the city's name sits under it: not an address to give.
-	if m == nil || strings.TrimSpace(m[1]) == "" || strings.EqualFold(strings.TrimSpace(m[1]), "city") {
+	// A city named "City" (or "City State") is the caption of a form's city box, read on the
+	// row of the state and ZIP boxes while the city's name sits under it: not an address to
+	// give.
+	if m == nil || strings.TrimSpace(m[1]) == "" || captionWords(m[1]) {
 		return city{}, false
 	}
 	state, ok := stateCode(m[2])

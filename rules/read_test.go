@@ -214,3 +214,21 @@ func TestFindPhoneAndAddress(t *testing.T) {
 		})
 	}
 }
+
+func TestCityCaptionsAreNoCity(t *testing.T) {
+	tests := []struct {
+		line string
+		ok   bool
+	}{
+		{"City State, ME 04101-5733", false},
+		{"City, UT 84119", false},
+		{"West Valley City, UT 84119", true},
+		{"Salt Lake City, UT 84101-8381", true},
+		{"Pueblo, CO 81003-9032", true},
+	}
+	for _, tt := range tests {
+		if _, ok := parseCity(tt.line); ok != tt.ok {
+			t.Errorf("parseCity(%q) ok = %v, want %v", tt.line, ok, tt.ok)
+		}
+	}
+}
