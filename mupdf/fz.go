@@ -349,20 +349,10 @@ func (s *serial) open(path, password string) (*fitzPDF, error) {
 		return nil, fmt.Errorf("%w (MuPDF: %s)", stage.ErrCorruptPDF, cError(msg[:]))
 	}
 	h := handles{ctx: s.ctx, doc: doc}
-	if C.needs_password(s.ctx, doc) != 0 {
-		err := stage.ErrPasswordNeeded
-		if password != "" {
-			err = stage.ErrPasswordWrong
-			if h.authenticate(password) {
-				err = nil
-			}
-		}
-		if err != nil {
-			C.fz_drop_document(s.ctx, doc)
-			return nil, err
-		}
-	}
 	d, err := adopt(h)
+	if err == nil && C.needs_password(s.ctx, doc) != 0 {
+		err = authenticate(d, password)
+	}
 	if err != nil {
 		C.fz_drop_document(s.ctx, doc)
 		return nil, err

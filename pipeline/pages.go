@@ -79,7 +79,7 @@ func (p *Processor) ExtractPage(ctx context.Context, id string, page int) (PageN
 			p.log.Warn("Cannot move opened document ahead", "doc_id", id, "err", err)
 		}
 	}
-	pt, err := p.pageText(ctx, id, page)
+	pt, doc, err := p.pageText(ctx, id, page)
 	if err != nil {
 		return PageNow{}, err
 	}
@@ -88,11 +88,14 @@ func (p *Processor) ExtractPage(ctx context.Context, id string, page int) (PageN
 	if mapped {
 		// Mapped means stage 1 is done: the page is read beside the others, as the
 		// background stage reads it, so that what is cached does not depend on who asked.
-		var ft FullText
-		if err := p.db.GetCached(ctx, store.OCRKey(id), p.versions.ocr, &ft); err != nil {
-			return PageNow{}, fmt.Errorf("the pages beside page %d: %w", page, err)
+		if doc == nil {
+			var ft FullText
+			if err := p.db.GetCached(ctx, store.OCRKey(id), p.versions.ocr, &ft); err != nil {
+				return PageNow{}, fmt.Errorf("the pages beside page %d: %w", page, err)
+			}
+			doc = ft.Pages
 		}
-		pd, err := p.extractPage(ctx, id, n, page, pt, mapping.Pages[page], stage.RelatedPages(ft.Pages, page))
+		pd, err := p.extractPage(ctx, id, n, page, pt, mapping.Pages[page], stage.RelatedPages(doc, page))
 		return PageNow{PageData: pd}, err
 	}
 	// Not analysed yet: read the page alone; the account is the number it prints, if any.
@@ -111,14 +114,14 @@ func (p *Processor) ExtractPage(ctx context.Context, id string, page int) (PageN
 }
 
 // pageText is stage 1's answer for one page: cached, checkpointed, or read now and
-// checkpointed so that the background stage does not read it again.
-func (p *Processor) pageText(ctx context.Context, id string, page int) (stage.PageText, error) {
+// checkpointed so that the background stage does not read it again. doc is every page's,
+// when stage 1's cached answer was read (nil otherwise): the related pages come from it.
+func (p *Processor) pageText(ctx context.Context, id string, page int) (pt stage.PageText, doc []stage.PageText, err error) {
 	var ft FullText
 	if err := p.db.GetCached(ctx, store.OCRKey(id), p.versions.ocr, &ft); err == nil && page < len(ft.Pages) {
-		return ft.Pages[page], nil
+		return ft.Pages[page], ft.Pages, nil
 	}
-	var pt stage.PageText
-	err := p.db.View(ctx, func(tx *store.Tx) error {
+	err = p.db.View(ctx, func(tx *store.Tx) error {
 		r, err := tx.Checkpoint(store.CheckpointKey(id, stage.OCRExtraction, page))
 		if err != nil {
 			return err
@@ -126,20 +129,20 @@ func (p *Processor) pageText(ctx context.Context, id string, page int) (stage.Pa
 		return r.Decode(p.versions.ocr, &pt)
 	})
 	if err == nil {
-		return pt, nil
+		return pt, nil, nil
 	}
 	_, plan, err := p.plan(ctx, id)
 	if err != nil {
-		return pt, err
+		return pt, nil, err
 	}
 	pt, err = p.readPage(ctx, id, page, plan)
 	if err != nil {
-		return pt, err
+		return pt, nil, err
 	}
 	err = p.db.Batch(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		return tx.PutCheckpoint(store.CheckpointKey(id, stage.OCRExtraction, page), p.versions.ocr, pt)
 	})
-	return pt, err
+	return pt, nil, err
 }
 
 // readPage reads one page's text (in a worker: render and OCR when needed), once for every

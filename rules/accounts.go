@@ -27,7 +27,11 @@ var accountLabel = regexp.MustCompile(`(?i)\b(?:` +
 // accountValue is an account number right after its label: digits (and the letters OCR
 // mistakes for digits, and a first 5 read as §) in groups separated by single dashes or
 // spaces.
-var accountValue = regexp.MustCompile(`^[:.#\s]*([0-9OoIlSB§](?:[0-9OoIlSB]|[- ][0-9OoIlSB]){4,28}[\]|]?)`)
+var accountValue = regexp.MustCompile(`^[:.#\s]*([0-9OoIlSB§]` + numberTail + `[\]|]?)`)
+
+// numberTail is what follows an account number's first digit: digits (or the letters OCR
+// mistakes for them) in groups separated by single dashes or spaces.
+const numberTail = `(?:[0-9OoIlSB]|[- ][0-9OoIlSB]){4,28}`
 
 // accountSuffix matches a partial reference: "Account ending in 0097", "Acct ending 0097".
 var accountSuffix = regexp.MustCompile(`(?i)\b(?:acc[o0]unt|acct\.?)\s+(?:number\s+)?(?:ending|ends)(?:\s+in)?\s*[:#]?\s*[xX*]*([0-9OoIlSB]{4})\b`)
@@ -121,7 +125,7 @@ func findAccountRefs(rows []row) []accountRef {
 // numberBefore is an account number that ends a cell's text before its label: OCR reads a
 // form's box "Lender Loan No." with the number written in it as "Lender 0073479814 Loan
 // No.".
-var numberBefore = regexp.MustCompile(`(?:^|\s)([0-9OoIlSB](?:[0-9OoIlSB]|[- ][0-9OoIlSB]){4,28})\s*$`)
+var numberBefore = regexp.MustCompile(`(?:^|\s)([0-9OoIlSB]` + numberTail + `)\s*$`)
 
 // valueBefore is the number of a label with none after it or below it, printed before it:
 // at the end of the label's cell before the label (the number inside the label's box), or,

@@ -13,14 +13,14 @@ type Parsed struct {
 	cur, old map[string]*page
 }
 
-// NewParsed returns a cache that holds at least max pages.
-func NewParsed(max int) *Parsed {
+// newParsed returns a cache that holds at least max pages.
+func newParsed(max int) *Parsed {
 	return &Parsed{max: max, cur: map[string]*page{}}
 }
 
 // New returns the rule-based splitter and extractor, sharing the pages they read.
 func New() (Splitter, Extractor) {
-	p := NewParsed(1024)
+	p := newParsed(1024)
 	return Splitter{parsed: p}, Extractor{parsed: p}
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 // rulesDigest is the digest of the rule sources that Version was set for.
-const rulesDigest = "38109c630f7f4a01"
+const rulesDigest = "f21e85695d2acb05"
 
 // TestRulesVersion makes a change to the rules visible to the cache: results made by other
 // rules must be recomputed, so Version has to change with the rule sources.
